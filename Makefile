@@ -1,0 +1,97 @@
+# cask: one GNU Makefile, no configure step.
+#   make            libcask.a, libcask.so, cask.pc under $(B)
+#   make test       the whole suite (unit tests, examples compared with the expected output)
+#   make run        the showcase: every example in order
+#   make bench      the benchmarks, side by side with the peers
+#   make install PREFIX=/usr/local DESTDIR=
+# Variants: SAN=address,undefined or SAN=thread (sanitizers), CC=aarch64-linux-gnu-gcc (cross).
+
+CC ?= cc
+AR ?= ar
+PREFIX ?= /usr/local
+SAN ?=
+WERROR ?= -Werror
+OPT ?= -O2
+RUNNER ?=
+
+empty :=
+comma := ,
+TRIPLE := $(shell $(CC) -dumpmachine 2>/dev/null)
+VARIANT := $(TRIPLE)$(if $(SAN),-$(subst $(comma),-,$(SAN)))
+B ?= build/$(VARIANT)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 $(WERROR)
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -fPIC -pthread $(WARN) $(SANFLAGS) -Iinclude -MMD -MP $(CFLAGS)
+LDLIBS := -pthread -lm
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+
+SRC := $(sort $(wildcard src/*/*.c))
+ASM := $(sort $(wildcard src/ctx/*.S))
+OBJ := $(SRC:%.c=$(B)/%.o) $(ASM:%.S=$(B)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c tests/internal/test_*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o) $(B)/tests/runner.o
+EXAMPLES := $(sort $(wildcard examples/[0-9]*.c))
+EXAMPLE_BIN := $(EXAMPLES:examples/%.c=$(B)/examples/%)
+BENCH_SRC := $(sort $(wildcard bench/cask_*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
+
+.PHONY: all lib test unit examples run bench install clean format-check
+all: lib
+lib: $(B)/libcask.a $(B)/libcask.so $(B)/cask.pc
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libcask.a: $(OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+$(B)/libcask.so: $(OBJ)
+	$(CC) -shared -Wl,-soname,libcask.so.0 -Wl,-z,noexecstack $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/cask.pc: cask.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' $< > $@
+
+$(B)/tests/run: $(TEST_OBJ) $(B)/libcask.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libcask.a $(LDLIBS)
+$(B)/tests/internal/%.o: ALL_CFLAGS += -Isrc
+$(B)/examples/%: examples/%.c $(B)/libcask.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcask.a $(ALL_LDFLAGS) $(LDLIBS)
+examples: $(EXAMPLE_BIN)
+
+unit: $(B)/tests/run
+	$(RUNNER) $(B)/tests/run $(T)
+
+test: $(B)/tests/run $(EXAMPLE_BIN)
+	$(RUNNER) $(B)/tests/run
+	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
+
+run: $(EXAMPLE_BIN)
+	@python3 tests/check_examples.py --bin $(B)/examples --showcase
+
+build/bench/cask_%: bench/cask_%.c $(B)/libcask.a
+	@mkdir -p build/bench
+	$(CC) -std=c11 -O2 -g -pthread $(WARN) -Iinclude -o $@ $< $(B)/libcask.a $(LDLIBS)
+bench: $(BENCH_BIN)
+	bash bench/run.sh $(BENCH_ARGS)
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/cask.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/libcask.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libcask.so $(DESTDIR)$(PREFIX)/lib/libcask.so.0
+	ln -sf libcask.so.0 $(DESTDIR)$(PREFIX)/lib/libcask.so
+	install -m 644 $(B)/cask.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+format-check:
+	clang-format --dry-run --Werror include/cask.h $(SRC)
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d) $(TEST_OBJ:.o=.d)

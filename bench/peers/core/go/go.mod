@@ -1,0 +1,3 @@
+module caskbench/peers
+
+go 1.19

@@ -1,0 +1,411 @@
+/*
+ * cask.h: asyncio for C. One event loop per thread runs many tasks; a task is an ordinary C
+ * function on its own small stack that may block on any cask call, and the loop switches to
+ * another task whenever it does.
+ *
+ * Conventions used by every function below:
+ *   - Success is 0 (or a count); failure is a negative errno value. errno is never used.
+ *   - -ECANCELED means the calling task was cancelled (or a scope around the call expired) and
+ *     the call did nothing: the object it worked on is unchanged and usable. Cancellation is
+ *     sticky: every later blocking call of that task also returns -ECANCELED until the task
+ *     ends or acknowledges with cask_uncancel().
+ *   - Blocking calls (those that may suspend the task) must be called from inside a task;
+ *     called from outside one they return -EPERM.
+ *   - Times are double seconds on the monotonic clock, as asyncio's loop.time().
+ */
+#ifndef CASK_H
+#define CASK_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CASK_VERSION_MAJOR 0
+#define CASK_VERSION_MINOR 1
+#define CASK_VERSION_PATCH 0
+#define CASK_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CASK_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define CASK_MUST_CHECK
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The library returns plain negative errno values. The table below names the ones with a
+ * meaning specific to cask (the asyncio exception each stands for); cask_strerror() describes
+ * any of them. Applications may return their own failure codes from tasks: use values at or
+ * below CASK_EUSER (for example CASK_EUSER - 1), which no errno value reaches.
+ */
+#define CASK_ERRNO_MAP(X)                                                                      \
+    X(ECANCELED, "task cancelled (asyncio.CancelledError)")                                    \
+    X(ETIMEDOUT, "deadline expired (TimeoutError)")                                            \
+    X(EAGAIN, "would block (QueueEmpty / QueueFull / InvalidStateError: not done)")            \
+    X(ESHUTDOWN, "queue shut down (QueueShutDown)")                                            \
+    X(EINVAL, "invalid argument or object state (InvalidStateError / ValueError)")             \
+    X(EPERM, "not allowed here (called outside a task, or not the owner)")                     \
+    X(EDEADLK, "a task may not wait for itself")                                               \
+    X(ENOMEM, "out of memory")                                                                 \
+    X(EBUSY, "object in use")                                                                  \
+    X(EPIPE, "peer closed the connection")                                                     \
+    X(EMSGSIZE, "line or message longer than the limit (LimitOverrunError)")                   \
+    X(EPROTO, "short read: EOF before the requested bytes (IncompleteReadError)")              \
+    X(ENOTCONN, "not connected / stream closed")                                               \
+    X(ECONNRESET, "connection reset by peer")                                                  \
+    X(ECONNREFUSED, "connection refused")                                                      \
+    X(EHOSTUNREACH, "no route to host / name did not resolve")
+
+/* Failure codes chosen by applications start here and go down. */
+#define CASK_EUSER (-100000)
+
+/* A short English description of any status returned by cask or by a task (0 is "success"). */
+const char *cask_strerror(int status);
+/* The symbolic name of a status ("ECANCELED", "EUSER-3", "OK"). */
+const char *cask_errname(int status);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Every heap allocation the library makes goes through these three functions (task stacks are
+ * mapped with mmap and are not included). Set them before the first cask call of the process,
+ * or pass NULL to restore malloc/realloc/free. Not thread-safe with running loops.
+ */
+struct cask_allocator {
+    void *(*malloc)(size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void (*free)(void *ptr);
+};
+void cask_set_allocator(const struct cask_allocator *a);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Running a loop                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A task's body: `async def f(arg)`. It returns its status: 0 or a positive value on success,
+ * a negative errno (or an application code below CASK_EUSER) on failure. */
+typedef int (*cask_fn)(void *arg);
+/* A plain callback run by the loop (call_soon / call_later). */
+typedef void (*cask_cb)(void *arg);
+
+typedef struct cask_loop cask_loop;
+typedef struct cask_task cask_task;
+
+/* Default stack size of a task: 64 KiB of address space, of which only the pages a task
+ * touches use memory (256 KiB in sanitizer builds, whose frames are larger). */
+#define CASK_STACK_DEFAULT (64 * 1024)
+#define CASK_STACK_MIN (16 * 1024)
+
+struct cask_config {
+    size_t stack_size;        /* default stack size of tasks; 0 means CASK_STACK_DEFAULT */
+    bool virtual_clock;       /* time jumps to the next timer instead of sleeping (tests) */
+    bool eager_tasks;         /* every spawn starts the task at once (asyncio eager tasks) */
+    bool sigint_cancels_main; /* SIGINT cancels the main task; a second SIGINT ends the process */
+    bool no_stack_guard;      /* skip guard pages (saves one madvise per new stack) */
+};
+
+/*
+ * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task ("main"),
+ * then cancels every task still running and waits for them, reports failures nobody looked
+ * at, closes the loop and returns main's status. Task handles become invalid when it returns.
+ * Returns main's status, or:
+ *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
+ *            running event loop"); nothing was run.
+ *   -ENOMEM  the loop or the main task could not be made.
+ *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN.
+ */
+int cask_run(cask_fn main, void *arg);
+int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
+
+/* The loop running on this thread, or NULL. */
+cask_loop *cask_loop_current(void);
+
+/* Loop statistics, for diagnostics and benchmarks. */
+struct cask_loop_stats {
+    uint64_t iterations;  /* loop iterations run */
+    uint64_t switches;    /* context switches into tasks */
+    size_t tasks_live;    /* tasks not yet freed */
+    size_t stacks_mapped; /* stacks ever mapped (pooled ones included) */
+    size_t stack_size;    /* default stack size of this loop */
+    int guard_mode;       /* 2: MADV_GUARD_INSTALL, 1: mprotect (first 16384 stacks), 0: none */
+};
+int cask_loop_stats(struct cask_loop_stats *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Time, sleeping and callbacks                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* loop.time(): seconds on the monotonic clock (the virtual clock in that mode). Outside a
+ * loop, the monotonic clock. */
+double cask_time(void);
+
+/*
+ * asyncio.sleep(seconds). 0 (or less) yields exactly one loop iteration.
+ * Returns 0, or -ECANCELED (cancelled; it returns at once), -EPERM (not in a task),
+ * -EINVAL (seconds is NaN).
+ */
+CASK_MUST_CHECK int cask_sleep(double seconds);
+/* Sleeps until cask_time() >= when. Errors as cask_sleep. */
+CASK_MUST_CHECK int cask_sleep_until(double when);
+/* cask_sleep(0). */
+CASK_MUST_CHECK int cask_yield(void);
+
+typedef struct cask_handle cask_handle;
+
+/*
+ * loop.call_soon / call_later / call_at: run cb(arg) on the loop, never inline: call_soon on
+ * the next iteration after what is already ready, call_later/at once the time has come
+ * (callbacks with equal deadlines run in the order they were set). If out is not NULL it
+ * receives a handle, which the caller must give back with cask_handle_cancel() or
+ * cask_handle_release(); with out NULL the callback simply runs.
+ * Must be called on the loop's thread. Returns 0, or -ENOMEM, -EPERM (no loop on this
+ * thread), -EINVAL (cb NULL or delay NaN).
+ */
+CASK_MUST_CHECK int cask_call_soon(cask_handle **out, cask_cb cb, void *arg);
+CASK_MUST_CHECK int cask_call_later(cask_handle **out, double delay, cask_cb cb, void *arg);
+CASK_MUST_CHECK int cask_call_at(cask_handle **out, double when, cask_cb cb, void *arg);
+/* Cancels the callback if it has not run yet and gives the handle back. Returns true if it
+ * was still pending (it will now never run). NULL is a no-op returning false. */
+bool cask_handle_cancel(cask_handle *h);
+/* Gives the handle back without cancelling the callback. NULL is a no-op. */
+void cask_handle_release(cask_handle *h);
+
+/*
+ * loop.call_soon_threadsafe: the one entry point that may be called from any thread (also
+ * from a signal handler's thread, but not from inside a signal handler). cb runs on the loop's
+ * thread. Returns 0, -ENOMEM, -EINVAL (loop or cb NULL), -ESHUTDOWN (the loop is closing).
+ */
+CASK_MUST_CHECK int cask_call_soon_threadsafe(cask_loop *loop, cask_cb cb, void *arg);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tasks                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+struct cask_spawn_opts {
+    const char *name;  /* copied (up to 31 bytes); NULL gives "Task-N" */
+    size_t stack_size; /* 0: the loop's default */
+    bool eager;        /* run at once until its first suspension, as asyncio 3.12 eager tasks */
+};
+
+/*
+ * asyncio.create_task(fn(arg)): makes a task that runs fn(arg) on a later loop iteration (not
+ * inside this call), after everything already ready. If out is not NULL it receives a handle
+ * that stays valid until cask_release() or until cask_run returns; with out NULL the task is
+ * detached (its failure, if any, is reported on stderr when it ends).
+ * May be called from a task or from a loop callback.
+ * Returns 0, or -ENOMEM, -EPERM (no loop on this thread), -EINVAL (fn NULL, stack too small).
+ */
+CASK_MUST_CHECK int cask_spawn(cask_task **out, cask_fn fn, void *arg);
+CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,
+                                    const struct cask_spawn_opts *opts);
+
+/*
+ * await task: waits until the task has ended and returns its status (fn's return value, or
+ * -ECANCELED if it ended cancelled). Joining a finished task returns at once, any number of
+ * times. If the caller is cancelled while it waits, the cancellation reaches down the chain
+ * as in asyncio: the task is cancelled, the caller waits for it to end, and gets its status.
+ * Returns the status, or -EDEADLK (a task joining itself), -EPERM (not in a task, or another
+ * loop's task), -EINVAL (t NULL), -ECANCELED (the caller was already cancelled; t untouched).
+ */
+CASK_MUST_CHECK int cask_join(cask_task *t);
+
+/*
+ * task.cancel(): asks the task to stop. The blocking call it is in (or its next one) returns
+ * -ECANCELED, and so does every later one until the task ends or calls cask_uncancel().
+ * A task cancelled before it first runs never runs its body. Returns true if the request was
+ * made (the task had not ended), false if the task had already ended (or t is NULL).
+ */
+bool cask_cancel(cask_task *t);
+/* task.uncancel(): acknowledges one cancellation request; returns the number still pending.
+ * When it reaches 0 the task's blocking calls work again. On an ended task: no change, 0. */
+int cask_uncancel(cask_task *t);
+/* task.cancelling(): the number of pending cancellation requests. */
+int cask_cancelling(const cask_task *t);
+
+/* task.done(): true once the task has ended. */
+bool cask_task_done(const cask_task *t);
+/* task.cancelled(): true if the task ended cancelled. */
+bool cask_task_cancelled(const cask_task *t);
+/* task.result() without waiting: stores the status in *status and returns 0, or -EAGAIN if
+ * the task has not ended (InvalidStateError), -EINVAL if t is NULL. Marks it retrieved. */
+int cask_task_status(cask_task *t, int *status);
+/* task.get_name() / set_name(). The name is copied (up to 31 bytes). Returns 0 or -EINVAL. */
+const char *cask_task_name(const cask_task *t);
+int cask_task_set_name(cask_task *t, const char *name);
+/* The task's unique id on its loop (1 is main). */
+uint64_t cask_task_id(const cask_task *t);
+/* asyncio.current_task(): the running task, or NULL outside tasks (in callbacks too). */
+cask_task *cask_current(void);
+
+/*
+ * Gives back a handle. If the task is still running it runs on, detached. If it failed and
+ * nobody read its status, the failure is reported on stderr now. NULL is a no-op.
+ */
+void cask_release(cask_task *t);
+
+/* asyncio.all_tasks(): stores up to max live (not ended) tasks of this loop in out, oldest
+ * first, and returns how many there are in all (which may exceed max). */
+size_t cask_all_tasks(cask_task **out, size_t max);
+/* `python -m asyncio ps`: one line per live task: id, name, state and what it waits on. */
+void cask_dump_tasks(FILE *f);
+
+/*
+ * asyncio.gather over tasks already spawned. Waits for the tasks; the tasks' results live in
+ * their own arg structs, so the "results in argument order" are those.
+ * With statuses NULL: returns 0 when every task succeeded, or the first failure status as soon
+ * as one fails (the other tasks keep running, as in asyncio).
+ * With statuses not NULL (return_exceptions=True): waits for all, stores each task's status in
+ * statuses[i] in argument order, returns 0.
+ * If the caller is cancelled while waiting, every unfinished task is cancelled, waited for,
+ * and -ECANCELED is returned. A task cancelled by someone else counts as failed with
+ * -ECANCELED; the gather itself is not cancelled.
+ * Returns also -EINVAL (tasks NULL with n > 0, or a NULL task), -EPERM, -EDEADLK (the caller
+ * is among the tasks).
+ */
+CASK_MUST_CHECK int cask_gather(cask_task *const *tasks, size_t n, int *statuses);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Futures                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct cask_future cask_future;
+typedef void (*cask_future_cb)(cask_future *f, void *arg);
+
+/* loop.create_future(). Returns 0, -ENOMEM, -EPERM (no loop on this thread). */
+CASK_MUST_CHECK int cask_future_new(cask_future **out);
+/* Frees the future; a failure nobody retrieved is reported on stderr. Tasks still awaiting it
+ * are woken with -ECANCELED first. NULL is a no-op. */
+void cask_future_free(cask_future *f);
+/* set_result(value) / set_exception(err < 0). Wakes every awaiting task (in the order they
+ * began waiting) and schedules the done callbacks. Returns 0, or -EINVAL if the future is
+ * already done or (set_error) err >= 0. */
+int cask_future_set_result(cask_future *f, void *value);
+int cask_future_set_error(cask_future *f, int err);
+/* cancel(): returns true if it was pending and is now cancelled, false if already done. */
+bool cask_future_cancel(cask_future *f);
+bool cask_future_done(const cask_future *f);
+bool cask_future_cancelled(const cask_future *f);
+/*
+ * await future: waits until done; stores the value in *value (if value is not NULL) and
+ * returns 0, or returns the error it was set with, or -ECANCELED if it was cancelled.
+ * If the awaiting task is cancelled the future is cancelled too (asyncio's rule) and
+ * -ECANCELED is returned. Also -EPERM (not in a task), -EINVAL (f NULL).
+ */
+CASK_MUST_CHECK int cask_future_await(cask_future *f, void **value);
+/* result() without waiting: as cask_future_await, but -EAGAIN if it is not done yet. */
+int cask_future_result(cask_future *f, void **value);
+/* add_done_callback: cb(f, arg) is scheduled on the loop when f is done (also when it already
+ * is), never called inline. Returns 0, -ENOMEM, -EINVAL. */
+int cask_future_add_done_callback(cask_future *f, cask_future_cb cb, void *arg);
+/* remove_done_callback: removes every registration of (cb, arg); returns how many. */
+int cask_future_remove_done_callback(cask_future *f, cask_future_cb cb, void *arg);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scopes: timeouts, move_on, shields                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A scope is a region of a task's code between _open and _close, kept in a struct on that
+ * task's stack. Scopes nest and must be closed in reverse order of opening, by the task that
+ * opened them.
+ *
+ * asyncio.timeout(seconds):
+ *     cask_scope sc;
+ *     cask_timeout_open(&sc, 0.5);
+ *     int rc = fetch(&req);            // blocking calls inside return -ECANCELED once expired
+ *     rc = cask_scope_close(&sc, rc);  // -ETIMEDOUT if this scope's deadline ended the body
+ *
+ * A timeout scope whose deadline passes makes every blocking call inside it return -ECANCELED
+ * (from then on, as sticky cancellation). Closing it returns the body's status unchanged,
+ * except that -ECANCELED becomes -ETIMEDOUT when this scope expired and no cancellation from
+ * outside the scope is pending; the task is not left cancelled by the expiry.
+ * A move_on scope (trio's move_on_after) is the same but closing turns the expiry's
+ * -ECANCELED into 0. A shield scope protects its body from cancellation from outside (the
+ * task's own cancellation and enclosing scopes): blocking calls inside work normally; the
+ * outer cancellation is still pending after close. Deadlines are seconds from now (_open) or
+ * absolute cask_time() values (_open_at); INFINITY means none.
+ */
+typedef struct cask_scope {
+    /* private: do not touch */
+    struct cask_scope *parent_;
+    cask_task *task_;
+    uint64_t timer_[4];
+    uint32_t flags_;
+    int32_t cancels_at_open_;
+} cask_scope;
+
+/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN). */
+int cask_timeout_open(cask_scope *s, double seconds);
+int cask_timeout_open_at(cask_scope *s, double when);
+int cask_move_on_open(cask_scope *s, double seconds);
+int cask_move_on_open_at(cask_scope *s, double when);
+int cask_shield_open(cask_scope *s);
+/* Closes the innermost scope; returns status converted as described above, or -EINVAL if s
+ * is not the calling task's innermost open scope (closed twice, closed out of order). */
+int cask_scope_close(cask_scope *s, int status);
+/* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
+ * expired. Returns 0, or -EINVAL (scope closed, when NaN). */
+int cask_scope_reschedule(cask_scope *s, double when);
+/* timeout.when(): the absolute deadline, INFINITY if none. */
+double cask_scope_deadline(const cask_scope *s);
+/* timeout.expired(): true once the deadline passed (or the scope was cancelled). */
+bool cask_scope_expired(const cask_scope *s);
+/* Cancels the scope as if its deadline had passed now (trio's cancel_scope.cancel()). Safe
+ * from any task or callback of the loop. Returns 0, or -EINVAL if the scope is closed. */
+int cask_scope_cancel(cask_scope *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Waiting on file descriptors                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+#define CASK_READABLE 1
+#define CASK_WRITABLE 2
+
+/*
+ * Waits until fd is readable and/or writable (events: CASK_READABLE | CASK_WRITABLE), or the
+ * peer hung up or errored (reported as both). Returns the ready events (> 0), or -ECANCELED,
+ * -EPERM (not in a task), -EINVAL (bad events), -EBADF (fd not valid), -EEXIST (another task
+ * already waits on this fd in the same direction), -ENOMEM.
+ * The fd stays registered with the loop until cask_fd_forget(fd) or it is next waited on
+ * after being closed; call cask_fd_forget before closing an fd you waited on.
+ */
+CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
+/* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
+int cask_fd_forget(int fd);
+
+/* == sections below are filled by the structured-concurrency, sync and io modules == */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Structured concurrency: groups, wait, wait_for, as_completed, shield                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* (structured concurrency API goes here) */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Synchronization primitives and queues                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* (sync API goes here) */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Network I/O                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* (io API goes here) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CASK_H */

@@ -1,0 +1,66 @@
+/*
+ * error.c: names and descriptions of statuses, generated from CASK_ERRNO_MAP in cask.h, and
+ * the fatal-misuse exit.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static __thread char errbuf[64];
+
+const char *cask_strerror(int status)
+{
+    if (status >= 0)
+        return "success";
+    if (status <= CASK_EUSER) {
+        snprintf(errbuf, sizeof errbuf, "application error %d", CASK_EUSER - status);
+        return errbuf;
+    }
+    switch (-status) {
+#define X(code, text)                                                                          \
+    case code:                                                                                 \
+        return text;
+        CASK_ERRNO_MAP(X)
+#undef X
+    default:
+        return strerror(-status);
+    }
+}
+
+const char *cask_errname(int status)
+{
+    if (status >= 0)
+        return "OK";
+    if (status <= CASK_EUSER) {
+        snprintf(errbuf, sizeof errbuf, "EUSER-%d", CASK_EUSER - status);
+        return errbuf;
+    }
+    switch (-status) {
+#define X(code, text)                                                                          \
+    case code:                                                                                 \
+        return #code;
+        CASK_ERRNO_MAP(X)
+#undef X
+    default: {
+        const char *n = strerrorname_np(-status);
+        if (n)
+            return n;
+        snprintf(errbuf, sizeof errbuf, "E%d", -status);
+        return errbuf;
+    }
+    }
+}
+
+void cask__fatal(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "cask: fatal: %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}

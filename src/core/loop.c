@@ -1,0 +1,645 @@
+/*
+ * loop.c: the event loop. One iteration polls for I/O (blocking only when nothing is ready),
+ * moves due timers to the ready queue, then runs exactly the tasks and callbacks that were
+ * ready when the iteration began (asyncio's snapshot rule). Also: cask_run, the clock and
+ * sleeping, call_soon/later/at handles, and the thread-safe wakeup through an eventfd.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+#include "../poll/poll.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+__thread cask_loop *cask__loop;
+
+/* ---- clock ---- */
+
+uint64_t cask__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cask__seconds_to_ns(double s)
+{
+    if (!(s > 0))
+        return 0;
+    if (s >= 1.8e10)
+        return CASK__NEVER;
+    return (uint64_t)(s * 1e9 + 0.5);
+}
+
+uint64_t cask__deadline_ns(cask_loop *l, double seconds)
+{
+    uint64_t d = cask__seconds_to_ns(seconds);
+    if (d == CASK__NEVER)
+        return CASK__NEVER;
+    return cask__loop_now(l) + d;
+}
+
+uint64_t cask__abs_to_ns(double when)
+{
+    if (isinf(when) && when > 0)
+        return CASK__NEVER;
+    return cask__seconds_to_ns(when);
+}
+
+double cask_time(void)
+{
+    cask_loop *l = cask__loop;
+    return cask__ns_to_seconds(l ? cask__loop_now(l) : cask__clock_ns());
+}
+
+/* ---- ready queue and timers ---- */
+
+void cask__ready_push(cask_loop *l, struct cask__runnable *r)
+{
+    r->next = NULL;
+    if (l->ready_tail)
+        l->ready_tail->next = r;
+    else
+        l->ready_head = r;
+    l->ready_tail = r;
+}
+
+int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when,
+                    void (*fire)(struct cask__timer *))
+{
+    t->when = when;
+    t->seq = l->timer_seq++;
+    t->fire = fire;
+    return cask__heap_push(&l->timers, t);
+}
+
+void cask__timer_disarm(cask_loop *l, struct cask__timer *t)
+{
+    cask__heap_remove(&l->timers, t);
+}
+
+/* ---- callback handles ---- */
+
+enum { H_TIMER = 1, H_QUEUED, H_DONE, H_CANCELLED };
+
+struct cask_handle {
+    struct cask__runnable run; /* keep first */
+    uint8_t state;
+    uint8_t user_ref;
+    uint8_t loop_ref;
+    uint8_t heap_alloc; /* allocated by another thread with cask__malloc */
+    struct cask__timer timer;
+    void (*fn)(void *, void *, void *);
+    void *a, *b, *c;
+    cask_handle *free_next;
+};
+
+#define SLAB 256
+struct slab {
+    struct slab *next;
+    cask_handle h[SLAB];
+};
+
+static cask_handle *handle_new(cask_loop *l)
+{
+    cask_handle *h = l->handle_free;
+    if (CASK__UNLIKELY(!h)) {
+        struct slab *s = cask__malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = l->handle_slabs;
+        l->handle_slabs = s;
+        for (int i = SLAB - 1; i >= 0; i--) {
+            s->h[i].free_next = l->handle_free;
+            l->handle_free = &s->h[i];
+        }
+        h = l->handle_free;
+    }
+    l->handle_free = h->free_next;
+    h->run.kind = CASK__RUN_HANDLE;
+    h->heap_alloc = 0;
+    return h;
+}
+
+static void handle_unref(cask_loop *l, cask_handle *h)
+{
+    if (h->user_ref || h->loop_ref)
+        return;
+    if (h->heap_alloc) {
+        cask__free(h);
+        return;
+    }
+    h->free_next = l->handle_free;
+    l->handle_free = h;
+}
+
+void cask__handles_close(cask_loop *l)
+{
+    struct slab *s = l->handle_slabs;
+    while (s) {
+        struct slab *next = s->next;
+        cask__free(s);
+        s = next;
+    }
+    l->handle_slabs = NULL;
+    l->handle_free = NULL;
+}
+
+static void call_public(void *cb, void *arg, void *unused)
+{
+    (void)unused;
+    cask_cb f;
+    memcpy(&f, &cb, sizeof f);
+    f(arg);
+}
+
+static void *cb_ptr(cask_cb cb)
+{
+    void *p;
+    memcpy(&p, &cb, sizeof p);
+    return p;
+}
+
+void cask__handle_run(cask_loop *l, cask_handle *h)
+{
+    h->loop_ref = 0;
+    if (h->state == H_CANCELLED) {
+        handle_unref(l, h);
+        return;
+    }
+    h->state = H_DONE;
+    h->fn(h->a, h->b, h->c);
+    handle_unref(l, h);
+}
+
+int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c)
+{
+    cask_handle *h = handle_new(l);
+    if (!h)
+        return -ENOMEM;
+    h->fn = fn;
+    h->a = a;
+    h->b = b;
+    h->c = c;
+    h->state = H_QUEUED;
+    h->user_ref = 0;
+    h->loop_ref = 1;
+    cask__ready_push(l, &h->run);
+    return 0;
+}
+
+static void handle_fire(struct cask__timer *t)
+{
+    cask_handle *h = (cask_handle *)((char *)t - offsetof(cask_handle, timer));
+    h->state = H_QUEUED;
+    cask__ready_push(cask__loop, &h->run);
+}
+
+static int schedule(cask_handle **out, uint64_t when, bool soon, cask_cb cb, void *arg)
+{
+    cask_loop *l = cask__loop;
+    if (out)
+        *out = NULL;
+    if (!l)
+        return -EPERM;
+    if (!cb)
+        return -EINVAL;
+    cask_handle *h = handle_new(l);
+    if (!h)
+        return -ENOMEM;
+    h->fn = call_public;
+    h->a = cb_ptr(cb);
+    h->b = arg;
+    h->c = NULL;
+    h->user_ref = out != NULL;
+    h->loop_ref = 1;
+    if (soon) {
+        h->state = H_QUEUED;
+        cask__ready_push(l, &h->run);
+    } else {
+        h->state = H_TIMER;
+        h->timer.index = 0;
+        if (cask__timer_arm(l, &h->timer, when, handle_fire) != 0) {
+            h->user_ref = h->loop_ref = 0;
+            handle_unref(l, h);
+            return -ENOMEM;
+        }
+    }
+    if (out)
+        *out = h;
+    return 0;
+}
+
+int cask_call_soon(cask_handle **out, cask_cb cb, void *arg)
+{
+    return schedule(out, 0, true, cb, arg);
+}
+
+int cask_call_later(cask_handle **out, double delay, cask_cb cb, void *arg)
+{
+    if (isnan(delay))
+        return -EINVAL;
+    cask_loop *l = cask__loop;
+    return schedule(out, l ? cask__deadline_ns(l, delay) : 0, false, cb, arg);
+}
+
+int cask_call_at(cask_handle **out, double when, cask_cb cb, void *arg)
+{
+    if (isnan(when))
+        return -EINVAL;
+    return schedule(out, cask__abs_to_ns(when), false, cb, arg);
+}
+
+bool cask_handle_cancel(cask_handle *h)
+{
+    if (!h)
+        return false;
+    cask_loop *l = cask__loop;
+    bool pending = false;
+    if (h->state == H_TIMER) {
+        cask__timer_disarm(l, &h->timer);
+        h->state = H_CANCELLED;
+        h->loop_ref = 0;
+        pending = true;
+    } else if (h->state == H_QUEUED) {
+        h->state = H_CANCELLED; /* still linked in the ready queue: skipped when reached */
+        pending = true;
+    }
+    h->user_ref = 0;
+    handle_unref(l, h);
+    return pending;
+}
+
+void cask_handle_release(cask_handle *h)
+{
+    if (!h)
+        return;
+    h->user_ref = 0;
+    handle_unref(cask__loop, h);
+}
+
+/* ---- thread-safe entry ---- */
+
+int cask_call_soon_threadsafe(cask_loop *l, cask_cb cb, void *arg)
+{
+    if (!l || !cb)
+        return -EINVAL;
+    cask_handle *h = cask__malloc(sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    memset(h, 0, sizeof *h);
+    h->run.kind = CASK__RUN_HANDLE;
+    h->heap_alloc = 1;
+    h->fn = call_public;
+    h->a = cb_ptr(cb);
+    h->b = arg;
+    h->state = H_QUEUED;
+    h->loop_ref = 1;
+    pthread_mutex_t *m = l->ts_mutex;
+    pthread_mutex_lock(m);
+    if (l->closing) {
+        pthread_mutex_unlock(m);
+        cask__free(h);
+        return -ESHUTDOWN;
+    }
+    h->run.next = NULL;
+    if (l->ts_tail)
+        l->ts_tail->next = &h->run;
+    else
+        l->ts_head = &h->run;
+    l->ts_tail = &h->run;
+    pthread_mutex_unlock(m);
+    uint64_t one = 1;
+    ssize_t w = write(l->wake_fd, &one, sizeof one);
+    (void)w;
+    return 0;
+}
+
+static void drain_wakeups(cask_loop *l)
+{
+    uint64_t v;
+    ssize_t r = read(l->wake_fd, &v, sizeof v);
+    (void)r;
+    pthread_mutex_t *m = l->ts_mutex;
+    pthread_mutex_lock(m);
+    struct cask__runnable *head = l->ts_head;
+    l->ts_head = l->ts_tail = NULL;
+    pthread_mutex_unlock(m);
+    while (head) {
+        struct cask__runnable *next = head->next;
+        cask__ready_push(l, head);
+        head = next;
+    }
+    if (l->sigint_count > 0 && l->main_task && !cask_task_done(l->main_task) &&
+        l->main_task->ncancel == 0)
+        cask_cancel(l->main_task);
+}
+
+static void on_ready(cask_loop *l, int fd, int events)
+{
+    if (fd == l->wake_fd)
+        drain_wakeups(l);
+    else
+        cask__fd_ready(l, fd, events);
+}
+
+/* ---- the iteration ---- */
+
+static void run_once(cask_loop *l)
+{
+    uint64_t timeout = 0;
+    if (!l->ready_head) {
+        struct cask__timer *t = cask__heap_top(&l->timers);
+        if (!t) {
+            timeout = CASK__NEVER;
+        } else {
+            uint64_t now = cask__loop_now(l);
+            timeout = t->when > now ? t->when - now : 0;
+        }
+        if (l->virtual_clock && timeout != CASK__NEVER) {
+            /* virtual time: look for I/O without waiting, then jump to the next timer */
+            cask__poll_wait(l->poll, 0, on_ready, l);
+            if (!l->ready_head && t->when > l->vnow)
+                l->vnow = t->when;
+            timeout = 0;
+        } else {
+            cask__poll_wait(l->poll, timeout, on_ready, l);
+        }
+    } else if (l->nwatch > 0) {
+        cask__poll_wait(l->poll, 0, on_ready, l);
+    }
+    if (l->timers.n) {
+        uint64_t now = cask__loop_now(l);
+        struct cask__timer *t;
+        while ((t = cask__heap_top(&l->timers)) && t->when <= now) {
+            cask__heap_pop(&l->timers);
+            t->fire(t);
+        }
+    }
+    /* the snapshot: what became ready while running these waits for the next iteration */
+    struct cask__runnable *r = l->ready_head;
+    l->ready_head = l->ready_tail = NULL;
+    while (r) {
+        struct cask__runnable *next = r->next;
+        if (r->kind == CASK__RUN_TASK)
+            cask__task_run(l, (cask_task *)r);
+        else
+            cask__handle_run(l, (cask_handle *)r);
+        r = next;
+    }
+    l->iterations++;
+}
+
+/* ---- cask_run ---- */
+
+static struct sigaction old_sigint;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cask_loop *l = cask__loop;
+    if (!l || l->sigint_count++ > 0) {
+        sigaction(SIGINT, &old_sigint, NULL);
+        raise(SIGINT);
+        return;
+    }
+    uint64_t one = 1;
+    ssize_t w = write(l->wake_fd, &one, sizeof one);
+    (void)w;
+}
+
+static int loop_open(cask_loop **out, const struct cask_config *cfg)
+{
+    cask_loop *l = cask__calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    int rc = -ENOMEM;
+    l->ts_mutex = cask__malloc(sizeof(pthread_mutex_t));
+    if (!l->ts_mutex)
+        goto out_free_loop;
+    pthread_mutex_init(l->ts_mutex, NULL);
+    rc = cask__poll_open(&l->poll);
+    if (rc)
+        goto out_free_mutex;
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        rc = -errno;
+        goto out_close_poll;
+    }
+    rc = cask__poll_add(l->poll, l->wake_fd);
+    if (rc)
+        goto out_close_wake;
+    l->stack_size = cfg && cfg->stack_size ? cfg->stack_size : CASK_STACK_DEFAULT;
+#if CASK__ASAN || CASK__TSAN
+    if (!(cfg && cfg->stack_size))
+        l->stack_size = 4 * CASK_STACK_DEFAULT;
+#endif
+    l->stack_guard = !(cfg && cfg->no_stack_guard);
+    l->virtual_clock = cfg && cfg->virtual_clock;
+    l->eager = cfg && cfg->eager_tasks;
+    l->sigint_cancels_main = cfg && cfg->sigint_cancels_main;
+    l->vnow = cask__clock_ns();
+    l->next_task_id = 1;
+    cask__ctx_thread(&l->sched);
+    *out = l;
+    return 0;
+
+out_close_wake:
+    close(l->wake_fd);
+out_close_poll:
+    cask__poll_close(l->poll);
+out_free_mutex:
+    pthread_mutex_destroy(l->ts_mutex);
+    cask__free(l->ts_mutex);
+out_free_loop:
+    cask__free(l);
+    return rc;
+}
+
+static void loop_close(cask_loop *l)
+{
+    pthread_mutex_lock(l->ts_mutex);
+    l->closing = true;
+    struct cask__runnable *r = l->ts_head;
+    l->ts_head = l->ts_tail = NULL;
+    pthread_mutex_unlock(l->ts_mutex);
+    while (r) { /* thread-safe callbacks that arrived too late: dropped, as asyncio does */
+        struct cask__runnable *next = r->next;
+        cask__free(r);
+        r = next;
+    }
+    /* callbacks still queued are dropped too; free the ones that were malloc'd */
+    for (r = l->ready_head; r; r = r->next) {
+        if (r->kind == CASK__RUN_HANDLE && ((cask_handle *)r)->heap_alloc)
+            ((cask_handle *)r)->loop_ref = 0, ((cask_handle *)r)->user_ref = 0;
+    }
+    r = l->ready_head;
+    while (r) {
+        struct cask__runnable *next = r->next;
+        if (r->kind == CASK__RUN_HANDLE && ((cask_handle *)r)->heap_alloc)
+            cask__free(r);
+        r = next;
+    }
+    for (int i = 0; i < 4; i++)
+        if (l->ext_close[i])
+            l->ext_close[i](l, l->ext[i]);
+    cask__tasks_close(l);
+    cask__futures_close(l);
+    cask__handles_close(l);
+    cask__fds_close(l);
+    cask__heap_free(&l->timers);
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        cask__stack_pool_free(l->pools[i]);
+    close(l->wake_fd);
+    cask__poll_close(l->poll);
+    pthread_mutex_destroy(l->ts_mutex);
+    cask__free(l->ts_mutex);
+    cask__free(l);
+}
+
+cask_loop *cask_loop_current(void) { return cask__loop; }
+
+int cask_loop_stats(struct cask_loop_stats *out)
+{
+    cask_loop *l = cask__loop;
+    if (!l)
+        return -EPERM;
+    if (!out)
+        return -EINVAL;
+    memset(out, 0, sizeof *out);
+    out->iterations = l->iterations;
+    out->switches = l->switches;
+    out->tasks_live = l->tasks_live;
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        if (l->pools[i])
+            out->stacks_mapped += cask__stack_pool_mapped(l->pools[i]);
+    out->stack_size = l->stack_size;
+    out->guard_mode = l->stack_guard ? cask__stack_guard_mode() : 0;
+    return 0;
+}
+
+int cask_run(cask_fn main, void *arg) { return cask_run_with(main, arg, NULL); }
+
+int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
+{
+    if (cask__loop)
+        return -EBUSY;
+    if (!main || (cfg && cfg->stack_size && cfg->stack_size < CASK_STACK_MIN))
+        return -EINVAL;
+    cask_loop *l = NULL;
+    int rc = loop_open(&l, cfg);
+    if (rc)
+        return rc;
+    cask__loop = l;
+    cask__stack_install_overflow_handler();
+    cask_task *m;
+    rc = cask_spawn(&m, main, arg);
+    if (rc) {
+        cask__loop = NULL;
+        loop_close(l);
+        return rc;
+    }
+    l->main_task = m;
+    if (l->sigint_cancels_main) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_sigint);
+    }
+    while (!cask_task_done(m))
+        run_once(l);
+    /* asyncio.run: cancel what is left and let it unwind */
+    for (cask_task *t = l->all_head; t; t = t->all_next)
+        cask_cancel(t);
+    while (l->all_head)
+        run_once(l);
+    if (l->sigint_cancels_main)
+        sigaction(SIGINT, &old_sigint, NULL);
+    int status = m->status;
+    m->flags |= CASK__TF_RETRIEVED;
+    loop_close(l);
+    cask__loop = NULL;
+    return status;
+}
+
+/* ---- sleeping ---- */
+
+struct sleeper {
+    struct cask__waiter w;
+    struct cask__timer tm;
+};
+
+static void sleep_fire(struct cask__timer *t)
+{
+    struct sleeper *s = (struct sleeper *)((char *)t - offsetof(struct sleeper, tm));
+    cask__signal(&s->w, 0);
+}
+
+static bool sleep_cancel(struct cask__waiter *w)
+{
+    struct sleeper *s = (struct sleeper *)w;
+    cask__timer_disarm(w->task->loop, &s->tm);
+    return true;
+}
+
+int cask_yield(void)
+{
+    cask_loop *l = cask__loop;
+    cask_task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (cask__cancelled(t))
+        return cask__cancel_now(t);
+    t->state = CASK__T_READY;
+    cask__ready_push(l, &t->run);
+    struct cask__ctx *back = t->back ? t->back : &l->sched;
+    t->back = NULL;
+    cask__ctx_switch(&t->ctx, back, 0);
+    if (cask__cancelled(t)) /* cancelled while it was waiting for its turn */
+        return cask__cancel_now(t);
+    return 0;
+}
+
+static int sleep_ns(cask_loop *l, uint64_t when)
+{
+    struct sleeper s;
+    cask__waiter_init(&s.w, "sleep", NULL);
+    s.w.on_cancel = sleep_cancel;
+    s.tm.index = 0;
+    if (cask__cancelled(l->current))
+        return cask__cancel_now(l->current);
+    if (when != CASK__NEVER && cask__timer_arm(l, &s.tm, when, sleep_fire) != 0)
+        return -ENOMEM;
+    return cask__park(&s.w);
+}
+
+int cask_sleep(double seconds)
+{
+    cask_loop *l = cask__loop;
+    if (!l || !l->current)
+        return -EPERM;
+    if (isnan(seconds))
+        return -EINVAL;
+    if (seconds <= 0)
+        return cask_yield();
+    return sleep_ns(l, cask__deadline_ns(l, seconds));
+}
+
+int cask_sleep_until(double when)
+{
+    cask_loop *l = cask__loop;
+    if (!l || !l->current)
+        return -EPERM;
+    if (isnan(when))
+        return -EINVAL;
+    uint64_t w = cask__abs_to_ns(when);
+    if (w <= cask__loop_now(l))
+        return cask_yield();
+    return sleep_ns(l, w);
+}

@@ -1,0 +1,133 @@
+/*
+ * scope.c: scopes on a task's stack of regions: timeouts (asyncio.timeout), move_on (trio's
+ * move_on_after) and shields. An expired scope makes every blocking call inside it return
+ * -ECANCELED; a shield hides cancellation from outside it. Closing a scope converts its own
+ * expiry (and only its own) into its result.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+
+#include <math.h>
+
+static struct cask__timer *timer_of(cask_scope *s) { return (struct cask__timer *)s->timer_; }
+
+static cask_scope *scope_of(struct cask__timer *t)
+{
+    return (cask_scope *)((char *)t - offsetof(cask_scope, timer_));
+}
+
+void cask__scope_expire(cask_scope *s)
+{
+    if (s->flags_ & CASK__SCOPE_EXPIRED)
+        return;
+    s->flags_ |= CASK__SCOPE_EXPIRED;
+    cask__interrupt(s->task_);
+}
+
+static void scope_fire(struct cask__timer *t) { cask__scope_expire(scope_of(t)); }
+
+int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
+{
+    cask_task *t = cask__self();
+    if (!s)
+        return -EINVAL;
+    if (!t)
+        return -EPERM;
+    memset(s, 0, sizeof *s);
+    s->task_ = t;
+    s->flags_ = CASK__SCOPE_OPEN | kind;
+    s->cancels_at_open_ = t->ncancel;
+    timer_of(s)->when = CASK__NEVER;
+    if (when != CASK__NEVER && cask__timer_arm(t->loop, timer_of(s), when, scope_fire) != 0)
+        return -ENOMEM;
+    s->parent_ = t->scope;
+    t->scope = s;
+    return 0;
+}
+
+static int open_rel(cask_scope *s, uint32_t kind, double seconds)
+{
+    cask_loop *l = cask__loop;
+    if (isnan(seconds))
+        return -EINVAL;
+    if (!l)
+        return -EPERM;
+    return cask__scope_open(s, kind, isinf(seconds) && seconds > 0 ? CASK__NEVER
+                                                                   : cask__deadline_ns(l, seconds));
+}
+
+static int open_abs(cask_scope *s, uint32_t kind, double when)
+{
+    if (isnan(when))
+        return -EINVAL;
+    return cask__scope_open(s, kind, cask__abs_to_ns(when));
+}
+
+int cask_timeout_open(cask_scope *s, double seconds)
+{
+    return open_rel(s, CASK__SCOPE_TIMEOUT, seconds);
+}
+int cask_timeout_open_at(cask_scope *s, double when)
+{
+    return open_abs(s, CASK__SCOPE_TIMEOUT, when);
+}
+int cask_move_on_open(cask_scope *s, double seconds)
+{
+    return open_rel(s, CASK__SCOPE_MOVE_ON, seconds);
+}
+int cask_move_on_open_at(cask_scope *s, double when)
+{
+    return open_abs(s, CASK__SCOPE_MOVE_ON, when);
+}
+int cask_shield_open(cask_scope *s) { return cask__scope_open(s, CASK__SCOPE_SHIELD, CASK__NEVER); }
+
+int cask_scope_close(cask_scope *s, int status)
+{
+    cask_task *t = cask__self();
+    if (!s || !t || t->scope != s || !(s->flags_ & CASK__SCOPE_OPEN) || s->task_ != t)
+        return -EINVAL;
+    cask__timer_disarm(t->loop, timer_of(s));
+    t->scope = s->parent_;
+    s->flags_ = (s->flags_ & ~(uint32_t)CASK__SCOPE_OPEN) | CASK__SCOPE_CLOSED;
+    if ((s->flags_ & CASK__SCOPE_EXPIRED) && status == -ECANCELED) {
+        if (cask__cancelled(t)) /* cancelled from outside as well: that passes through */
+            return -ECANCELED;
+        if (s->flags_ & CASK__SCOPE_TIMEOUT)
+            return -ETIMEDOUT;
+        if (s->flags_ & CASK__SCOPE_MOVE_ON)
+            return 0;
+    }
+    return status;
+}
+
+int cask_scope_reschedule(cask_scope *s, double when)
+{
+    if (!s || !(s->flags_ & CASK__SCOPE_OPEN) || isnan(when))
+        return -EINVAL;
+    cask_loop *l = s->task_->loop;
+    cask__timer_disarm(l, timer_of(s));
+    uint64_t w = cask__abs_to_ns(when);
+    timer_of(s)->when = w;
+    if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED))
+        return cask__timer_arm(l, timer_of(s), w, scope_fire);
+    return 0;
+}
+
+double cask_scope_deadline(const cask_scope *s)
+{
+    if (!s)
+        return NAN;
+    uint64_t w = ((const struct cask__timer *)s->timer_)->when;
+    return w == CASK__NEVER ? INFINITY : cask__ns_to_seconds(w);
+}
+
+bool cask_scope_expired(const cask_scope *s) { return s && (s->flags_ & CASK__SCOPE_EXPIRED); }
+
+int cask_scope_cancel(cask_scope *s)
+{
+    if (!s || !(s->flags_ & CASK__SCOPE_OPEN))
+        return -EINVAL;
+    cask__timer_disarm(s->task_->loop, timer_of(s));
+    cask__scope_expire(s);
+    return 0;
+}

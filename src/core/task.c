@@ -1,0 +1,514 @@
+/*
+ * task.c: tasks. A task's struct lives at the top of its own stack, so a spawn takes a stack
+ * from the pool and allocates nothing else. Here: spawn (lazy or eager), the first and last
+ * frames of a task, join, cancel/uncancel with sticky cancellation, handles, names, the
+ * listing of live tasks, gather, and the report of failures nobody read.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+
+#include <inttypes.h>
+
+/* ---- stacks per size class ---- */
+
+static int pool_for(cask_loop *l, size_t size, uint8_t *index)
+{
+    /* pools by size: the loop default first, then up to three other sizes */
+    for (uint8_t i = 0; i < 4; i++) {
+        if (l->pools[i] && cask__stack_pool_size(l->pools[i]) == ((size + 4095) & ~(size_t)4095)) {
+            *index = i;
+            return 0;
+        }
+        if (!l->pools[i]) {
+            int rc = cask__stack_pool_new(&l->pools[i], size, l->stack_guard);
+            if (rc)
+                return rc;
+            *index = i;
+            return 0;
+        }
+    }
+    return -ENOMEM; /* more than four distinct stack sizes on one loop */
+}
+
+/* ---- lists ---- */
+
+static void all_link(cask_loop *l, cask_task *t)
+{
+    t->all_next = NULL;
+    t->all_prev = l->all_tail;
+    if (l->all_tail)
+        l->all_tail->all_next = t;
+    else
+        l->all_head = t;
+    l->all_tail = t;
+}
+
+static void all_unlink(cask_loop *l, cask_task *t)
+{
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        l->all_head = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    else
+        l->all_tail = t->all_prev;
+}
+
+static void zombie_link(cask_loop *l, cask_task *t)
+{
+    t->all_prev = NULL;
+    t->all_next = l->zombie_head;
+    if (l->zombie_head)
+        l->zombie_head->all_prev = t;
+    l->zombie_head = t;
+}
+
+static void zombie_unlink(cask_loop *l, cask_task *t)
+{
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        l->zombie_head = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+}
+
+/* ---- reporting ---- */
+
+void cask__report_unretrieved(const char *what, const char *name, int status)
+{
+    fflush(stdout);
+    fprintf(stderr, "cask: %s '%s' failed and nobody read its status: %d %s (%s)\n", what, name,
+            status, cask_errname(status), cask_strerror(status));
+}
+
+static void report_if_unread(cask_task *t)
+{
+    if (t->state == CASK__T_DONE && t->status < 0 && !(t->flags & CASK__TF_CANCELLED) &&
+        !(t->flags & CASK__TF_RETRIEVED)) {
+        t->flags |= CASK__TF_RETRIEVED;
+        cask__report_unretrieved("task", cask_task_name(t), t->status);
+    }
+}
+
+/* ---- life of a task ---- */
+
+void cask__task_free(cask_task *t)
+{
+    cask_loop *l = t->loop;
+    struct cask__stack s = t->stack;
+    uint8_t pi = t->pool_index;
+    cask__ctx_destroy(&t->ctx);
+    l->tasks_live--;
+    cask__stack_put(l->pools[pi], &s);
+}
+
+static void reap(cask_loop *l)
+{
+    cask_task *d = l->dead;
+    if (d) {
+        l->dead = NULL;
+        cask__task_free(d);
+    }
+}
+
+static void task_main(void *p)
+{
+    cask_task *t = p;
+    cask_loop *l = t->loop;
+    cask__ctx_entered();
+    reap(l);
+    t->flags |= CASK__TF_STARTED;
+    int status;
+    if (t->ncancel > 0) {
+        status = -ECANCELED; /* cancelled before its first run: the body never runs */
+    } else {
+        status = t->fn(t->arg);
+        if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
+            status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
+    }
+    if (status == -ECANCELED)
+        t->flags |= CASK__TF_CANCELLED;
+    t->status = status;
+    t->state = CASK__T_DONE;
+    all_unlink(l, t);
+    if (t->on_done)
+        t->on_done(t);
+    struct cask__waiter *w;
+    while ((w = cask__wq_pop(&t->joiners)))
+        cask__signal(w, status);
+    if (t->flags & CASK__TF_HANDLE) {
+        zombie_link(l, t);
+    } else {
+        report_if_unread(t);
+        l->dead = t;
+    }
+    struct cask__ctx *back = t->back ? t->back : &l->sched;
+    t->back = NULL;
+    cask__ctx_switch(&t->ctx, back, 1);
+    CASK__FATAL("task '%s' resumed after it ended", t->name);
+}
+
+void cask__task_run(cask_loop *l, cask_task *t)
+{
+    t->state = CASK__T_RUNNING;
+    l->current = t;
+    l->switches++;
+    cask__ctx_switch(&l->sched, &t->ctx, 0);
+    l->current = NULL;
+    reap(l);
+}
+
+int cask_spawn(cask_task **out, cask_fn fn, void *arg)
+{
+    return cask_spawn_with(out, fn, arg, NULL);
+}
+
+int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
+{
+    cask_loop *l = cask__loop;
+    if (out)
+        *out = NULL;
+    if (CASK__UNLIKELY(!l))
+        return -EPERM;
+    if (CASK__UNLIKELY(!fn))
+        return -EINVAL;
+    size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
+    if (size < CASK_STACK_MIN)
+        return -EINVAL;
+    uint8_t pi = 0;
+    if (CASK__UNLIKELY(!l->pools[0]) ||
+        (o && o->stack_size && cask__stack_pool_size(l->pools[0]) != ((size + 4095) & ~(size_t)4095))) {
+        int rc = pool_for(l, size, &pi);
+        if (rc)
+            return rc;
+    }
+    struct cask__stack s;
+    int rc = cask__stack_get(l->pools[pi], &s);
+    if (CASK__UNLIKELY(rc))
+        return rc;
+    cask_task *t = (cask_task *)(((uintptr_t)s.hi - sizeof(cask_task)) & ~(uintptr_t)63);
+    t->run.kind = CASK__RUN_TASK;
+    t->state = CASK__T_NEW;
+    t->flags = out ? CASK__TF_HANDLE : 0;
+    t->pool_index = pi;
+    t->ncancel = 0;
+    t->wake = 0;
+    t->status = 0;
+    t->back = NULL;
+    t->loop = l;
+    t->fn = fn;
+    t->arg = arg;
+    t->waiter = NULL;
+    t->scope = NULL;
+    t->joiners.head = t->joiners.tail = NULL;
+    t->stack = s;
+    t->id = l->next_task_id++;
+    t->group = NULL;
+    t->on_done = NULL;
+    t->name[0] = 0;
+    if (o && o->name)
+        cask_task_set_name(t, o->name);
+    cask__ctx_make(&t->ctx, s.lo, (size_t)((char *)t - s.lo), task_main, t);
+    all_link(l, t);
+    l->tasks_live++;
+    if (out)
+        *out = t;
+    if ((o && o->eager) || l->eager) {
+        /* eager start: run it now, inside this call, until it first suspends or ends */
+        cask_task *self = l->current;
+        struct cask__ctx *from = self ? &self->ctx : &l->sched;
+        t->back = from;
+        t->state = CASK__T_RUNNING;
+        l->current = t;
+        l->switches++;
+        cask__ctx_switch(from, &t->ctx, 0);
+        l->current = self;
+        reap(l);
+        return 0;
+    }
+    t->state = CASK__T_READY;
+    cask__ready_push(l, &t->run);
+    return 0;
+}
+
+/* ---- join ---- */
+
+static bool join_on_cancel(struct cask__waiter *w)
+{
+    /* await task, cancelled: cancel the awaited task and keep waiting for its outcome */
+    cask_cancel((cask_task *)w->obj);
+    return false;
+}
+
+int cask_join(cask_task *c)
+{
+    if (!c)
+        return -EINVAL;
+    cask_loop *l = cask__loop;
+    cask_task *self = l ? l->current : NULL;
+    if (c->state == CASK__T_DONE) {
+        c->flags |= CASK__TF_RETRIEVED;
+        return c->status;
+    }
+    if (!self || c->loop != l)
+        return -EPERM;
+    if (c == self)
+        return -EDEADLK;
+    struct cask__waiter w;
+    cask__waiter_init(&w, "join", c);
+    w.on_cancel = join_on_cancel;
+    w.task = self;
+    cask__wq_push(&c->joiners, &w);
+    int rc = cask__park(&w);
+    if (c->state == CASK__T_DONE)
+        c->flags |= CASK__TF_RETRIEVED;
+    return rc;
+}
+
+/* ---- cancellation ---- */
+
+bool cask_cancel(cask_task *t)
+{
+    if (!t || t->state == CASK__T_DONE)
+        return false;
+    t->ncancel++;
+    if (t->state == CASK__T_PARKED)
+        cask__interrupt(t);
+    return true;
+}
+
+int cask_uncancel(cask_task *t)
+{
+    if (!t || t->state == CASK__T_DONE)
+        return 0;
+    if (t->ncancel > 0)
+        t->ncancel--;
+    if (t->ncancel == 0)
+        t->flags &= (uint8_t)~CASK__TF_DELIVERED;
+    return t->ncancel;
+}
+
+int cask_cancelling(const cask_task *t) { return t ? t->ncancel : 0; }
+bool cask_task_done(const cask_task *t) { return t && t->state == CASK__T_DONE; }
+bool cask_task_cancelled(const cask_task *t)
+{
+    return t && t->state == CASK__T_DONE && (t->flags & CASK__TF_CANCELLED);
+}
+
+int cask_task_status(cask_task *t, int *status)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->state != CASK__T_DONE)
+        return -EAGAIN;
+    t->flags |= CASK__TF_RETRIEVED;
+    if (status)
+        *status = t->status;
+    return 0;
+}
+
+/* ---- names, handles, listing ---- */
+
+const char *cask_task_name(const cask_task *t)
+{
+    if (!t)
+        return "(null)";
+    if (!t->name[0]) /* the default name is made when first asked for: spawn stays cheap */
+        snprintf(((cask_task *)t)->name, sizeof t->name, "Task-%" PRIu64, t->id);
+    return t->name;
+}
+
+int cask_task_set_name(cask_task *t, const char *name)
+{
+    if (!t || !name)
+        return -EINVAL;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    if (!t->name[0])
+        cask_task_name(t);
+    return 0;
+}
+
+uint64_t cask_task_id(const cask_task *t) { return t ? t->id : 0; }
+
+cask_task *cask_current(void) { return cask__self(); }
+
+void cask_release(cask_task *t)
+{
+    if (!t || !(t->flags & CASK__TF_HANDLE))
+        return;
+    cask_loop *l = t->loop;
+    t->flags &= (uint8_t)~CASK__TF_HANDLE;
+    if (t->state == CASK__T_DONE) {
+        zombie_unlink(l, t);
+        report_if_unread(t);
+        cask__task_free(t);
+    }
+}
+
+size_t cask_all_tasks(cask_task **out, size_t max)
+{
+    cask_loop *l = cask__loop;
+    size_t n = 0;
+    if (!l)
+        return 0;
+    for (cask_task *t = l->all_head; t; t = t->all_next, n++)
+        if (out && n < max)
+            out[n] = t;
+    return n;
+}
+
+static const char *state_name(const cask_task *t)
+{
+    switch (t->state) {
+    case CASK__T_NEW: return "new";
+    case CASK__T_READY: return "ready";
+    case CASK__T_RUNNING: return "running";
+    case CASK__T_PARKED: return "waiting";
+    default: return "done";
+    }
+}
+
+void cask_dump_tasks(FILE *f)
+{
+    cask_loop *l = cask__loop;
+    if (!l || !f)
+        return;
+    fprintf(f, "%-6s %-24s %-8s %-8s %s\n", "id", "name", "state", "cancels", "waits on");
+    for (cask_task *t = l->all_head; t; t = t->all_next) {
+        char on[64] = "";
+        if (t->state == CASK__T_PARKED && t->waiter) {
+            const struct cask__waiter *w = t->waiter;
+            if (w->what && !strcmp(w->what, "join") && w->obj)
+                snprintf(on, sizeof on, "join '%s'", cask_task_name(w->obj));
+            else
+                snprintf(on, sizeof on, "%s %p", w->what ? w->what : "?", w->obj);
+        }
+        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t),
+                state_name(t), t->ncancel, on);
+    }
+}
+
+void cask__tasks_close(cask_loop *l)
+{
+    cask_task *t = l->zombie_head;
+    while (t) {
+        cask_task *next = t->all_next;
+        report_if_unread(t);
+        cask__ctx_destroy(&t->ctx);
+        l->tasks_live--;
+        t = next;
+    }
+    l->zombie_head = NULL;
+}
+
+/* ---- gather ---- */
+
+struct gather {
+    struct cask__waiter main; /* where the gathering task is parked */
+    cask_task *const *tasks;
+    int *statuses;
+    size_t n;
+    size_t pending;
+    bool cancelling;
+    bool woken;
+};
+
+static void gather_notify(struct cask__waiter *w, int status)
+{
+    struct gather *g = w->data;
+    size_t i = (size_t)w->value;
+    g->pending--;
+    if (g->statuses)
+        g->statuses[i] = status;
+    if (g->woken)
+        return;
+    if (g->pending == 0) {
+        g->woken = true;
+        cask__wake(g->main.task, g->cancelling ? -ECANCELED : 0);
+    } else if (!g->statuses && status < 0 && !g->cancelling) {
+        g->woken = true; /* fail fast: the others keep running */
+        cask__wake(g->main.task, status);
+    }
+}
+
+static bool gather_on_cancel(struct cask__waiter *w)
+{
+    /* the gathering task was cancelled: cancel every unfinished task, wait for all */
+    struct gather *g = (struct gather *)w;
+    g->cancelling = true;
+    for (size_t i = 0; i < g->n; i++)
+        cask_cancel(g->tasks[i]);
+    return false;
+}
+
+int cask_gather(cask_task *const *tasks, size_t n, int *statuses)
+{
+    cask_loop *l = cask__loop;
+    cask_task *self = l ? l->current : NULL;
+    if (n && !tasks)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!tasks[i])
+            return -EINVAL;
+        if (tasks[i] == self)
+            return -EDEADLK;
+    }
+    if (!self)
+        return -EPERM;
+    if (cask__cancelled(self))
+        return cask__cancel_now(self);
+    struct cask__waiter local[16];
+    struct cask__waiter *ws = local;
+    if (n > 16) {
+        ws = cask__malloc(n * sizeof *ws);
+        if (!ws)
+            return -ENOMEM;
+    }
+    struct gather g;
+    cask__waiter_init(&g.main, "gather", tasks);
+    g.main.on_cancel = gather_on_cancel;
+    g.main.task = self;
+    g.tasks = tasks;
+    g.statuses = statuses;
+    g.n = n;
+    g.pending = 0;
+    g.cancelling = false;
+    g.woken = false;
+    int first_err = 0;
+    for (size_t i = 0; i < n; i++) {
+        cask_task *t = tasks[i];
+        cask__waiter_init(&ws[i], "gather", t);
+        if (t->state == CASK__T_DONE) {
+            t->flags |= CASK__TF_RETRIEVED;
+            if (statuses)
+                statuses[i] = t->status;
+            if (t->status < 0 && !first_err)
+                first_err = t->status;
+            continue;
+        }
+        ws[i].notify = gather_notify;
+        ws[i].data = &g;
+        ws[i].value = (intptr_t)i;
+        ws[i].task = self;
+        cask__wq_push(&t->joiners, &ws[i]);
+        g.pending++;
+    }
+    int rc;
+    if (g.pending == 0 || (!statuses && first_err)) {
+        rc = statuses ? 0 : first_err;
+    } else {
+        rc = cask__park(&g.main);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cask__wq_remove(&ws[i]); /* the ones still waiting when we return early */
+        if (tasks[i]->state == CASK__T_DONE)
+            tasks[i]->flags |= CASK__TF_RETRIEVED;
+    }
+    if (ws != local)
+        cask__free(ws);
+    if (statuses && rc == 0)
+        return 0;
+    return rc;
+}

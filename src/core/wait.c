@@ -1,0 +1,116 @@
+/*
+ * wait.c: the one suspension primitive. A task parks on a waiter that records what it waits
+ * for; the object it waits on signals the waiter (waking the task with a status), or the task
+ * is cancelled and the waiter's on_cancel hook decides what that means for the object.
+ * Timers, fds, futures, tasks, locks and queues all wait through here.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+
+void cask__wq_push(struct cask__wq *q, struct cask__waiter *w)
+{
+    w->wq = q;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+void cask__wq_remove(struct cask__waiter *w)
+{
+    struct cask__wq *q = w->wq;
+    if (!q)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->wq = NULL;
+}
+
+struct cask__waiter *cask__wq_pop(struct cask__wq *q)
+{
+    struct cask__waiter *w = q->head;
+    if (w)
+        cask__wq_remove(w);
+    return w;
+}
+
+bool cask__cancelled(const cask_task *t)
+{
+    for (const cask_scope *s = t->scope; s; s = s->parent_) {
+        if (s->flags_ & CASK__SCOPE_EXPIRED)
+            return true;
+        if (s->flags_ & CASK__SCOPE_SHIELD)
+            return false;
+    }
+    return t->ncancel > 0;
+}
+
+static inline int deliver_cancel(cask_task *t)
+{
+    if (t->ncancel > 0)
+        t->flags |= CASK__TF_DELIVERED;
+    return -ECANCELED;
+}
+
+int cask__cancel_now(cask_task *t) { return deliver_cancel(t); }
+
+int cask__park(struct cask__waiter *w)
+{
+    cask_loop *l = cask__loop;
+    cask_task *t = l ? l->current : NULL;
+    if (CASK__UNLIKELY(!t)) {
+        cask__wq_remove(w);
+        return -EPERM;
+    }
+    if (CASK__UNLIKELY(cask__cancelled(t))) {
+        cask__wq_remove(w);
+        return deliver_cancel(t);
+    }
+    w->task = t;
+    t->waiter = w;
+    t->state = CASK__T_PARKED;
+    struct cask__ctx *back = t->back ? t->back : &l->sched;
+    t->back = NULL;
+    cask__ctx_switch(&t->ctx, back, 0);
+    return t->wake;
+}
+
+void cask__wake(cask_task *t, int status)
+{
+    CASK__CHECK(t->state == CASK__T_PARKED, "waking task '%s' that is not parked (state %d)",
+                cask_task_name(t), t->state);
+    t->wake = status;
+    t->waiter = NULL;
+    t->state = CASK__T_READY;
+    cask__ready_push(t->loop, &t->run);
+}
+
+void cask__signal(struct cask__waiter *w, int status)
+{
+    cask__wq_remove(w);
+    if (w->notify)
+        w->notify(w, status);
+    else
+        cask__wake(w->task, status);
+}
+
+void cask__interrupt(cask_task *t)
+{
+    if (t->state != CASK__T_PARKED || !cask__cancelled(t))
+        return;
+    struct cask__waiter *w = t->waiter;
+    if (w->on_cancel && !w->on_cancel(w))
+        return;
+    cask__wq_remove(w);
+    cask__wake(t, deliver_cancel(t));
+}

@@ -1,0 +1,314 @@
+/*
+ * internal.h: what the modules of cask share and users never see. Allocation hook, fatal
+ * misuse, the context switch and stacks, timers, the one suspension primitive (waiters and
+ * wait queues), the loop and the task structures.
+ */
+#ifndef CASK_INTERNAL_H
+#define CASK_INTERNAL_H
+
+#include "cask.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CASK__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CASK__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CASK__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CASK__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CASK__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CASK__TSAN 1
+#endif
+#endif
+
+/* ---- allocation (core/alloc.c) ---- */
+void *cask__malloc(size_t n);
+void *cask__calloc(size_t n, size_t size);
+void *cask__realloc(void *p, size_t n);
+void cask__free(void *p);
+
+/* ---- fatal misuse (core/error.c): prints file:line and the message, aborts ---- */
+__attribute__((noreturn, format(printf, 3, 4))) void cask__fatal(const char *file, int line,
+                                                                  const char *fmt, ...);
+#define CASK__FATAL(...) cask__fatal(__FILE__, __LINE__, __VA_ARGS__)
+#define CASK__CHECK(cond, ...)                                                                 \
+    do {                                                                                       \
+        if (CASK__UNLIKELY(!(cond)))                                                           \
+            cask__fatal(__FILE__, __LINE__, __VA_ARGS__);                                      \
+    } while (0)
+
+/* ---- context switch (ctx/ctx.c and the per-architecture .S) ---- */
+struct cask__ctx {
+    void *sp;           /* saved stack pointer while switched out */
+    void *stack_lo;     /* lowest usable address (for the sanitizers); NULL for a thread stack */
+    size_t stack_size;
+    void *asan_fake;    /* ASan fake-stack handle while switched out */
+    void *tsan_fiber;   /* TSan fiber of this context */
+};
+/* Prepares c to start running entry(arg) on the stack [lo, lo+size) at its first switch. */
+void cask__ctx_make(struct cask__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
+/* Fills c for the running thread's own stack (the loop's scheduler context). */
+void cask__ctx_thread(struct cask__ctx *c);
+/* Saves the running context in from and resumes to. last: from will never run again. */
+void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last);
+/* Called first thing on a new context, to finish the sanitizer hand-over. */
+void cask__ctx_entered(void);
+/* Frees sanitizer state of a context that ended. */
+void cask__ctx_destroy(struct cask__ctx *c);
+
+/* ---- stacks (ctx/stack.c) ---- */
+struct cask__stack_pool;
+/* A slot: [lo - guard, lo) guard, [lo, hi) usable stack; hi is where the task struct goes. */
+struct cask__stack {
+    char *lo;
+    char *hi;
+};
+int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, bool guard);
+void cask__stack_pool_free(struct cask__stack_pool *p);
+int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s);
+void cask__stack_put(struct cask__stack_pool *p, const struct cask__stack *s);
+size_t cask__stack_pool_size(const struct cask__stack_pool *p);
+size_t cask__stack_pool_mapped(const struct cask__stack_pool *p);
+int cask__stack_guard_mode(void);
+/* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
+void cask__stack_install_overflow_handler(void);
+/* Reports overflow of the running task if addr is inside its guard area. */
+
+/* ---- timers (core/timer.c): a 4-ary min-heap keyed by (when, seq) ---- */
+struct cask__timer {
+    uint64_t when; /* ns on the loop clock */
+    uint64_t seq;  /* ties fire in the order they were set */
+    void (*fire)(struct cask__timer *t);
+    uint32_t index; /* position in the heap + 1; 0 when not armed */
+    uint32_t spare;
+};
+struct cask__heap_entry {
+    uint64_t when;
+    struct cask__timer *t;
+};
+struct cask__heap {
+    struct cask__heap_entry *v;
+    uint32_t n, cap;
+};
+int cask__heap_push(struct cask__heap *h, struct cask__timer *t);
+void cask__heap_remove(struct cask__heap *h, struct cask__timer *t);
+struct cask__timer *cask__heap_pop(struct cask__heap *h);
+static inline struct cask__timer *cask__heap_top(const struct cask__heap *h)
+{
+    return h->n ? h->v[0].t : NULL;
+}
+void cask__heap_free(struct cask__heap *h);
+_Static_assert(sizeof(struct cask__timer) <= sizeof(((cask_scope *)0)->timer_),
+               "cask_scope timer storage too small");
+
+/* ---- the runnable queue: tasks and callbacks in one FIFO ---- */
+enum { CASK__RUN_TASK = 1, CASK__RUN_HANDLE = 2 };
+struct cask__runnable {
+    struct cask__runnable *next;
+    uint8_t kind;
+};
+
+/* ---- waiters: the single suspension primitive (core/wait.c) ---- */
+struct cask__waiter;
+struct cask__wq {
+    struct cask__waiter *head, *tail;
+};
+struct cask__waiter {
+    struct cask__waiter *next, *prev;
+    struct cask__wq *wq; /* the queue this waiter is linked in, or NULL */
+    cask_task *task;
+    /* Called when the parked task is cancelled (or a scope around it expires), after the
+     * waiter was unlinked from wq. Returns true to wake the task with -ECANCELED, false to
+     * keep it parked (the hook arranged something else, e.g. cancelled a child). NULL: wake. */
+    bool (*on_cancel)(struct cask__waiter *w);
+    /* Called instead of waking w->task when the object signals this waiter (multi-waits:
+     * gather, groups, wait). NULL: wake w->task with the status. */
+    void (*notify)(struct cask__waiter *w, int status);
+    const char *what;     /* what it waits for, for diagnostics ("sleep", "lock", ...) */
+    const void *obj;      /* the object waited on */
+    void *data;           /* payload, owner-defined */
+    intptr_t value;       /* payload, owner-defined */
+};
+
+static inline void cask__waiter_init(struct cask__waiter *w, const char *what, const void *obj)
+{
+    memset(w, 0, sizeof *w);
+    w->what = what;
+    w->obj = obj;
+}
+void cask__wq_push(struct cask__wq *q, struct cask__waiter *w);
+void cask__wq_remove(struct cask__waiter *w);
+struct cask__waiter *cask__wq_pop(struct cask__wq *q);
+static inline bool cask__wq_empty(const struct cask__wq *q) { return q->head == NULL; }
+
+/*
+ * Parks the running task on w until something wakes it; returns the wake status. If the task
+ * is cancelled at the time of the call, returns -ECANCELED at once (unlinking w from its
+ * queue). w must have been linked into its object's queue (or timer armed) by the caller.
+ * Returns -EPERM when not called from a task.
+ */
+int cask__park(struct cask__waiter *w);
+/* Signals w: calls its notify hook, or makes its task ready with status. Unlinks it first. */
+void cask__signal(struct cask__waiter *w, int status);
+/* Makes a parked task ready; its cask__park returns status. */
+void cask__wake(cask_task *t, int status);
+/* True if blocking calls of t must return -ECANCELED now (task cancel or expired scope). */
+bool cask__cancelled(const cask_task *t);
+/* Returns -ECANCELED for a blocking call of t that finds t cancelled (records delivery). */
+int cask__cancel_now(cask_task *t);
+/* Delivers cancellation to t if it is parked and now cancelled. */
+void cask__interrupt(cask_task *t);
+
+/* ---- the loop (core/loop.c) ---- */
+struct cask__fd {
+    struct cask__waiter *rd, *wr;
+    uint8_t registered;
+    uint8_t ready; /* CASK_READABLE/WRITABLE edges seen and not yet consumed */
+};
+struct cask__poll;
+
+struct cask_loop {
+    struct cask__runnable *ready_head, *ready_tail;
+    cask_task *current;
+    struct cask__ctx sched;
+    cask_task *dead; /* a task that just ended, freed once switched away from */
+    struct cask__heap timers;
+    uint64_t timer_seq;
+    uint64_t now;    /* ns: cached at each iteration */
+    uint64_t vnow;   /* virtual clock */
+    bool virtual_clock;
+    bool eager;
+    bool closing;
+    uint64_t iterations, switches;
+    uint64_t next_task_id;
+    size_t tasks_live;
+    cask_task *all_head, *all_tail;   /* live tasks, oldest first */
+    cask_task *zombie_head;           /* ended tasks whose handle is still held */
+    struct cask_future *futures;      /* live futures, for the report at close */
+    void *handle_slabs;
+    size_t stack_size;
+    bool stack_guard;
+    struct cask__stack_pool *pools[4];
+    struct cask__poll *poll;
+    struct cask__fd *fds;
+    int nfds_cap;
+    int nwatch; /* fds with a parked waiter */
+    cask_handle *handle_free;
+    int wake_fd; /* eventfd for call_soon_threadsafe and signals */
+    void *ts_mutex;
+    struct cask__runnable *ts_head, *ts_tail;
+    volatile int sigint_count;
+    cask_task *main_task;
+    bool sigint_cancels_main;
+    /* slots for higher layers (thread pool, resolver) to hang state on the loop */
+    void *ext[4];
+    void (*ext_close[4])(cask_loop *l, void *p);
+};
+
+extern __thread cask_loop *cask__loop;
+
+uint64_t cask__clock_ns(void);
+static inline uint64_t cask__loop_now(cask_loop *l)
+{
+    return l->virtual_clock ? l->vnow : cask__clock_ns();
+}
+uint64_t cask__seconds_to_ns(double s); /* saturating; s <= 0 gives 0 */
+uint64_t cask__deadline_ns(cask_loop *l, double seconds);
+uint64_t cask__abs_to_ns(double when);
+static inline double cask__ns_to_seconds(uint64_t ns) { return (double)ns / 1e9; }
+#define CASK__NEVER UINT64_MAX
+
+void cask__ready_push(cask_loop *l, struct cask__runnable *r);
+/* Arms a timer at when (ns); returns 0 or -ENOMEM. */
+int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when, void (*fire)(struct cask__timer *));
+void cask__timer_disarm(cask_loop *l, struct cask__timer *t);
+
+/* ---- tasks (core/task.c) ---- */
+enum {
+    CASK__T_NEW = 0,
+    CASK__T_READY,
+    CASK__T_RUNNING,
+    CASK__T_PARKED,
+    CASK__T_DONE,
+};
+enum {
+    CASK__TF_HANDLE = 1,      /* a user handle is outstanding */
+    CASK__TF_RETRIEVED = 2,   /* someone read the status */
+    CASK__TF_DELIVERED = 4,   /* a cancellation was delivered as -ECANCELED */
+    CASK__TF_CANCELLED = 8,   /* ended cancelled */
+    CASK__TF_STARTED = 16,
+};
+struct cask_task {
+    struct cask__runnable run; /* ready-queue link: keep first */
+    uint8_t state;
+    uint8_t flags;
+    uint8_t pool_index; /* stack pool it came from, 0xff: own mapping */
+    uint8_t spare;
+    int32_t ncancel;
+    int wake;   /* status handed over by cask__wake */
+    int status; /* final status once DONE */
+    struct cask__ctx ctx;
+    struct cask__ctx *back; /* context to return to on park (eager start), else scheduler */
+    cask_loop *loop;
+    cask_fn fn;
+    void *arg;
+    struct cask__waiter *waiter; /* where it is parked */
+    cask_scope *scope;           /* innermost open scope */
+    struct cask__wq joiners;
+    cask_task *all_prev, *all_next;
+    struct cask__stack stack;
+    uint64_t id;
+    void *group;                   /* owned by core/group.c */
+    void (*on_done)(cask_task *t); /* called when the task ends, before joiners wake */
+    cask_task *group_next, *group_prev;
+    char name[32];
+};
+
+/* The running task, or NULL (outside tasks, in callbacks). */
+static inline cask_task *cask__self(void)
+{
+    return cask__loop ? cask__loop->current : NULL;
+}
+/* Frees a task's stack and struct (it must have ended and have no handle). */
+void cask__task_free(cask_task *t);
+/* Frees every task at loop close, reporting failures nobody read. */
+void cask__tasks_close(cask_loop *l);
+/* Runs a task from the scheduler until it parks or ends. */
+void cask__task_run(cask_loop *l, cask_task *t);
+/* Frees futures left at loop close (core/future.c). */
+void cask__futures_close(cask_loop *l);
+void cask__handles_close(cask_loop *l);
+/* Callback runnables: run one from the ready queue (core/loop.c). */
+void cask__handle_run(cask_loop *l, cask_handle *h);
+/* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
+int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
+/* fd readiness from the backend (io/fd.c). */
+void cask__fd_ready(cask_loop *l, int fd, int events);
+void cask__fds_close(cask_loop *l);
+/* Reports a failed task whose status nobody read. */
+void cask__report_unretrieved(const char *what, const char *name, int status);
+/* Scope timer/cancel plumbing (core/scope.c). */
+enum {
+    CASK__SCOPE_OPEN = 1,
+    CASK__SCOPE_EXPIRED = 2, /* deadline passed or cancelled: blocking calls inside fail */
+    CASK__SCOPE_SHIELD = 4,  /* cancellation from outside does not reach inside */
+    CASK__SCOPE_TIMEOUT = 8, /* close turns expiry into -ETIMEDOUT */
+    CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
+    CASK__SCOPE_GROUP = 32,  /* a task group's body: close leaves the status alone */
+    CASK__SCOPE_CLOSED = 64,
+};
+/* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
+int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);
+/* Marks s expired and interrupts its task if it is parked inside. */
+void cask__scope_expire(cask_scope *s);
+
+#endif /* CASK_INTERNAL_H */

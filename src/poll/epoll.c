@@ -1,0 +1,97 @@
+/*
+ * epoll.c: the Linux epoll backend of poll.h. fds are registered once, edge-triggered, for
+ * input, output and peer hang-up; waits use epoll_pwait2 for nanosecond timeouts where the
+ * kernel has it (5.11+), epoll_wait with milliseconds rounded up otherwise.
+ */
+#define _GNU_SOURCE
+#include "poll.h"
+
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+
+#define MAX_EVENTS 256
+
+struct cask__poll {
+    int epfd;
+    bool no_pwait2;
+    struct epoll_event ev[MAX_EVENTS];
+};
+
+int cask__poll_open(struct cask__poll **out)
+{
+    struct cask__poll *p = cask__calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        int e = errno;
+        cask__free(p);
+        return -e;
+    }
+    *out = p;
+    return 0;
+}
+
+void cask__poll_close(struct cask__poll *p)
+{
+    if (!p)
+        return;
+    close(p->epfd);
+    cask__free(p);
+}
+
+int cask__poll_add(struct cask__poll *p, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return 0;
+    if (errno == EEXIST && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+        return 0;
+    return errno == EPERM ? -EPERM : -errno;
+}
+
+int cask__poll_del(struct cask__poll *p, int fd)
+{
+    return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}
+
+int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_fn ready,
+                    cask_loop *l)
+{
+    int n;
+    if (timeout_ns == 0 || timeout_ns == CASK__NEVER || p->no_pwait2) {
+        int ms;
+        if (timeout_ns == CASK__NEVER)
+            ms = -1;
+        else if (timeout_ns > (uint64_t)INT32_MAX * 1000000u)
+            ms = INT32_MAX;
+        else
+            ms = (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(p->epfd, p->ev, MAX_EVENTS, ms);
+    } else {
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+        n = (int)syscall(SYS_epoll_pwait2, p->epfd, p->ev, MAX_EVENTS, &ts, NULL, 0);
+        if (n < 0 && errno == ENOSYS) {
+            p->no_pwait2 = true;
+            return cask__poll_wait(p, timeout_ns, ready, l);
+        }
+    }
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        uint32_t e = p->ev[i].events;
+        int ev = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            ev |= CASK_READABLE;
+        if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            ev |= CASK_WRITABLE;
+        ready(l, p->ev[i].data.fd, ev);
+    }
+    return n;
+}
