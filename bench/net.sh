@@ -5,7 +5,7 @@
 # usage: bench/net.sh [--quick] [WORKLOAD...]
 #   WORKLOAD: echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k http (default: all)
 #   --quick (or CASK_BENCH_QUICK=1): 2 s runs, one repetition, echo_c100_1k and http only
-#   CASK_BENCH_PORT: first TCP port to use (default 19500)
+#   CASK_BENCH_PORT: first TCP port to use (default 19500 + a per-process offset, below 32000)
 #
 # Each server runs pinned to CPU 0 and the load generator (build/bench/echo_load, or wrk for
 # http) pinned to CPU 1. The server's CPU time (utime+stime of all its threads, /proc/PID/stat) is
@@ -200,12 +200,23 @@ port_accepts() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-NEXT_PORT=${CASK_BENCH_PORT:-19500}
+# Succeeds when process $2 listens on 127.0.0.1:$1, so that two runs of this script at the same
+# time never measure each other's server. Without ss, any listener on the port counts.
+port_owned_by() {
+    if command -v ss >/dev/null 2>&1; then
+        ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
+    else
+        port_accepts "$1"
+    fi
+}
+
+# Ports start at a per-process offset so that concurrent runs rarely even try the same port.
+NEXT_PORT=${CASK_BENCH_PORT:-$((19500 + ($$ % 100) * 100))}
 # Picks the next port nothing listens on yet (fresh ports keep runs independent).
 pick_port() {
     for _ in $(seq 1 200); do
         NEXT_PORT=$((NEXT_PORT + 1))
-        [ "$NEXT_PORT" -gt 60000 ] && NEXT_PORT=19500
+        [ "$NEXT_PORT" -gt 32000 ] && NEXT_PORT=19500
         port_accepts "$NEXT_PORT" || { PORT=$NEXT_PORT; return 0; }
     done
     return 1
@@ -228,7 +239,7 @@ start_server() {
             SERVER_PID=""
             return 1
         fi
-        port_accepts "$PORT" && return 0
+        port_owned_by "$PORT" "$SERVER_PID" && return 0
         sleep 0.1
     done
     note "net.sh: $1 server $2 did not accept on port $PORT within 10 s"
