@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -403,7 +406,277 @@ int cask_fd_forget(int fd);
 /* Network I/O                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-/* (io API goes here) */
+/*
+ * Threads: asyncio.to_thread. A per-loop pool of worker threads (at most min(32, ncpu + 4),
+ * started lazily, joined when the loop closes) runs blocking functions while the loop goes on.
+ */
+
+/*
+ * asyncio.to_thread(fn, arg): runs fn(arg) on a worker thread; the calling task waits and stays
+ * cancellable. Results travel in the arg struct; the return value is fn's.
+ * If the task is cancelled (or a scope around it expires) the call returns -ECANCELED at once:
+ * a job not yet started never runs; a running one finishes on its thread and its result is
+ * discarded. arg must therefore stay valid until fn returns: with cask_to_thread_ex, ownership
+ * of arg passes to the pool on -ECANCELED and cleanup(arg) is called exactly once on the loop's
+ * thread (at once if fn never started, else after fn returned), so arg can be heap memory.
+ * fn must not call cask functions except cask_call_soon_threadsafe.
+ * Returns fn's value, or -ECANCELED, -EPERM (not in a task), -EINVAL (fn NULL), -ENOMEM, or
+ * -EAGAIN (no worker thread could be started and none runs).
+ */
+CASK_MUST_CHECK int cask_to_thread(cask_fn fn, void *arg);
+CASK_MUST_CHECK int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup);
+
+/*
+ * Addresses. struct cask_addr holds any socket address (IPv4, IPv6, Unix) with its length.
+ */
+struct cask_addr {
+    socklen_t len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+        struct sockaddr_storage ss;
+    } u;
+};
+
+/* Fills a from a numeric IPv4 or IPv6 address (no name resolution) and a port.
+ * Returns 0, or -EINVAL (ip is not a numeric address). */
+int cask_addr_ip(struct cask_addr *a, const char *ip, uint16_t port);
+/* Fills a with a Unix socket path. Returns 0, or -ENAMETOOLONG. */
+int cask_addr_unix(struct cask_addr *a, const char *path);
+/* The port of an IPv4/IPv6 address, 0 for other families. */
+uint16_t cask_addr_port(const struct cask_addr *a);
+/* Formats "1.2.3.4:80", "[::1]:80" or the Unix path into buf (always terminated).
+ * Returns the length it needed (as snprintf), or -EAFNOSUPPORT. */
+int cask_addr_format(const struct cask_addr *a, char *buf, size_t n);
+/* The local (getsockname) or remote (getpeername) address of a socket. 0 or -errno. */
+int cask_sockname(int fd, struct cask_addr *out);
+int cask_peername(int fd, struct cask_addr *out);
+
+/*
+ * loop.getaddrinfo: resolves host (a name or a numeric address) and port into at most max
+ * addresses, in the resolver's order. Numeric addresses are converted at once; names are looked
+ * up with getaddrinfo on a worker thread, so the loop never blocks.
+ * family: AF_UNSPEC, AF_INET or AF_INET6. socktype: SOCK_STREAM or SOCK_DGRAM (0: stream).
+ * Returns the number of addresses stored (>= 1), or -EHOSTUNREACH (the name does not resolve),
+ * -EAGAIN (temporary resolver failure), -EAFNOSUPPORT, -EINVAL (host NULL, max 0), -ENOMEM,
+ * -ECANCELED, -EPERM (not in a task).
+ */
+CASK_MUST_CHECK int cask_resolve(const char *host, uint16_t port, int family, int socktype,
+                                 struct cask_addr *out, size_t max);
+
+/*
+ * Unbuffered socket calls. fds given to them must be non-blocking (every fd cask makes is);
+ * each waits for readiness only after the operation would block, and is cancel-safe: when it
+ * returns -ECANCELED nothing was transferred. Writes never raise SIGPIPE: a closed peer gives
+ * -EPIPE. Each also returns -EPERM (not in a task), -ECANCELED, -EBADF and the socket's own
+ * errors (-ECONNRESET, ...).
+ */
+/* recv(2): waits until at least one byte (or EOF: 0) is there; returns the count. */
+CASK_MUST_CHECK ssize_t cask_recv(int fd, void *buf, size_t n, int flags);
+/* send(2): waits until the kernel takes at least one byte; returns how many it took (<= n). */
+CASK_MUST_CHECK ssize_t cask_send(int fd, const void *buf, size_t n, int flags);
+/* Sends all n bytes, waiting as needed. Returns n; if it is cancelled or fails after k > 0
+ * bytes were taken it returns k (the cause is reported by the next call: cancellation is
+ * sticky, a broken connection fails again); with nothing taken it returns the error. */
+CASK_MUST_CHECK ssize_t cask_send_all(int fd, const void *buf, size_t n);
+/* accept4(2): waits for a connection; returns the new fd (non-blocking, close-on-exec) and
+ * stores the peer in *peer if not NULL. Also -EMFILE/-ENFILE (out of fds; the listener is
+ * fine, retry later), -EINVAL (not listening). */
+CASK_MUST_CHECK int cask_accept(int lfd, struct cask_addr *peer);
+/* connect(2) on a non-blocking socket, waiting for the outcome. Returns 0, or -ECONNREFUSED,
+ * -ETIMEDOUT, -ENETUNREACH, -EHOSTUNREACH, ... On -ECANCELED the connection attempt is
+ * abandoned and the socket should be closed. */
+CASK_MUST_CHECK int cask_connect(int fd, const struct cask_addr *to);
+/* Creates a non-blocking close-on-exec socket and connects it to *to (TCP: TCP_NODELAY on).
+ * Returns the fd, or an error as cask_connect (the socket is closed then). */
+CASK_MUST_CHECK int cask_connect_addr(const struct cask_addr *to, int socktype);
+/* Closes an fd the loop may have waited on (cask_fd_forget + close). Returns 0 or -errno. */
+int cask_close(int fd);
+
+/*
+ * TCP. cask_tcp_connect resolves host (off the loop) and connects; when the name has several
+ * addresses it races them with Happy Eyeballs (RFC 8305: families interleaved, a new attempt
+ * every 250 ms or as soon as the previous one failed, the first to connect wins and the others
+ * are closed). Time limits come from the scopes around the call (cask_timeout_open).
+ * Returns the connected fd (non-blocking, TCP_NODELAY), or -EHOSTUNREACH (the name does not
+ * resolve), the last attempt's error (-ECONNREFUSED, -ENETUNREACH, ...), -ECANCELED, -ENOMEM,
+ * -EINVAL (host NULL), -EPERM.
+ */
+CASK_MUST_CHECK int cask_tcp_connect(const char *host, uint16_t port);
+
+struct cask_listen_opts {
+    int backlog;     /* 0: 511 */
+    bool reuse_port; /* SO_REUSEPORT: several listeners share the port */
+    bool v6_only;    /* an IPv6 listener takes no IPv4 connections */
+};
+/*
+ * Makes a listening TCP socket on host:port (SO_REUSEADDR on). host NULL or "" listens on every
+ * interface (IPv6 and IPv4 when the system has IPv6). port 0 picks a free port (see
+ * cask_sockname). Returns the fd, or -EADDRINUSE, -EACCES, -EHOSTUNREACH (host did not
+ * resolve), -ECANCELED (while resolving), -ENOMEM, -EPERM.
+ */
+CASK_MUST_CHECK int cask_tcp_listen(const char *host, uint16_t port,
+                                    const struct cask_listen_opts *opts);
+
+/* Unix stream sockets. cask_unix_listen replaces a stale socket file at path (never any other
+ * kind of file: -EADDRINUSE); remove it with unlink or by closing a server. Returns the fd, or
+ * -ENAMETOOLONG, -EADDRINUSE, -EACCES, ... cask_unix_connect: the connected fd, or -ENOENT,
+ * -ECONNREFUSED, -ECANCELED, ... */
+CASK_MUST_CHECK int cask_unix_listen(const char *path, const struct cask_listen_opts *opts);
+CASK_MUST_CHECK int cask_unix_connect(const char *path);
+
+/*
+ * UDP. cask_udp_bind: a datagram socket bound to host:port (host NULL: every interface, port
+ * 0: any), for cask_recvfrom/cask_sendto with any peer. cask_udp_connect: a socket connected
+ * to host:port (resolved off the loop): cask_send/cask_recv exchange datagrams with that peer
+ * only. Both return the fd or an error as cask_tcp_listen/cask_tcp_connect.
+ * cask_recvfrom waits for one datagram, stores it (truncated to n) and its sender; returns
+ * its length. cask_sendto sends one datagram to *to (NULL: the connected peer); returns n.
+ * A connected socket whose peer port is closed may give -ECONNREFUSED.
+ */
+CASK_MUST_CHECK int cask_udp_bind(const char *host, uint16_t port);
+CASK_MUST_CHECK int cask_udp_connect(const char *host, uint16_t port);
+CASK_MUST_CHECK ssize_t cask_recvfrom(int fd, void *buf, size_t n, struct cask_addr *from);
+CASK_MUST_CHECK ssize_t cask_sendto(int fd, const void *buf, size_t n, const struct cask_addr *to);
+
+/*
+ * Buffered streams (asyncio StreamReader + StreamWriter in one object) over a socket, pipe or
+ * any fd that can be made non-blocking.
+ *
+ * Reading goes through a buffer: data is taken from it only when a call succeeds, so a read
+ * that is cancelled (or whose scope expires) loses no byte: what arrived stays buffered for the
+ * next call. Writing never buffers in user space: the kernel's send buffer is the buffer, and
+ * a write suspends while it is full (the high-water mark is the socket's SO_SNDBUF, settable
+ * with opts.sndbuf), so memory stays bounded however slow the peer; drain is folded into write.
+ * At most one task reads and one task writes a stream at a time (another one gets -EBUSY).
+ * Every call returns -ENOTCONN once the stream is closed.
+ */
+typedef struct cask_stream cask_stream;
+
+struct cask_stream_opts {
+    size_t limit;  /* longest line / readuntil chunk without its separator; 0: 64 KiB */
+    int sndbuf;    /* SO_SNDBUF for sockets, 0: the system's */
+    bool borrow;   /* cask_stream_free leaves the fd open */
+};
+
+/* asyncio.open_connection: cask_tcp_connect, then a stream on the fd. Errors as both. */
+CASK_MUST_CHECK int cask_open_connection(cask_stream **out, const char *host, uint16_t port);
+CASK_MUST_CHECK int cask_open_unix_connection(cask_stream **out, const char *path);
+/* Makes a stream over fd, which it owns from now on (unless opts->borrow) and sets
+ * non-blocking. Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
+CASK_MUST_CHECK int cask_stream_open(cask_stream **out, int fd,
+                                     const struct cask_stream_opts *opts);
+/* The stream's fd (-1 once closed). */
+int cask_stream_fd(const cask_stream *s);
+
+/*
+ * reader.read(n): waits until at least one byte is there, returns up to n bytes (buffered ones
+ * first), 0 at end of file (and for n == 0). Errors: -ECONNRESET, -ECANCELED, -EBUSY, ...
+ */
+CASK_MUST_CHECK ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n);
+/*
+ * reader.readexactly(n): returns n once n bytes are there. If the peer ends the stream first:
+ * -EPROTO (IncompleteReadError): the bytes that did arrive are consumed, copied to buf and
+ * their count stored in *partial (if not NULL; 0 on every other return). Cancelled: -ECANCELED
+ * and every byte stays buffered.
+ */
+CASK_MUST_CHECK ssize_t cask_stream_readexactly(cask_stream *s, void *buf, size_t n,
+                                                size_t *partial);
+/*
+ * reader.readline(): the next line including its '\n', copied into buf (cap bytes, not
+ * terminated); at end of file the last unterminated part, then 0.
+ * The line without '\n' may have at most min(limit, cap - 1) bytes; a longer one fails with
+ * -EMSGSIZE and is dropped (asyncio's rule: through its '\n' if that arrived, else everything
+ * buffered). Errors as cask_stream_read.
+ */
+CASK_MUST_CHECK ssize_t cask_stream_readline(cask_stream *s, char *buf, size_t cap);
+/*
+ * reader.readuntil(sep): the data through the separator sep (seplen >= 1 bytes), into buf.
+ * If more than min(limit, cap - seplen) bytes come before the separator: -EMSGSIZE and the
+ * buffer is left intact (LimitOverrunError). At end of file without the separator: -EPROTO, the
+ * remaining bytes are consumed and copied to buf, their count in *partial (if not NULL).
+ */
+CASK_MUST_CHECK ssize_t cask_stream_readuntil(cask_stream *s, const void *sep, size_t seplen,
+                                              char *buf, size_t cap, size_t *partial);
+/* Bytes buffered and not yet read. */
+size_t cask_stream_buffered(const cask_stream *s);
+/* reader.at_eof(): true when the peer ended the stream and the buffer is empty. */
+bool cask_stream_at_eof(const cask_stream *s);
+
+/*
+ * writer.write(data) + await writer.drain(): sends all n bytes, suspending while the socket's
+ * send buffer is full. Returns n. A write that is cancelled, times out or fails after k > 0
+ * bytes were taken returns k (< n): the cause is reported by the next call (cancellation is
+ * sticky; a broken connection fails again). With nothing taken it returns the error:
+ * -ECANCELED, -EPIPE (the peer closed; never SIGPIPE), -ECONNRESET, -EBUSY, -ENOTCONN.
+ */
+CASK_MUST_CHECK ssize_t cask_stream_write(cask_stream *s, const void *buf, size_t n);
+/* writer.writelines: the iovecs in order, with as few system calls as possible. As write. */
+struct iovec;
+CASK_MUST_CHECK ssize_t cask_stream_writev(cask_stream *s, const struct iovec *iov, int iovcnt);
+/* writer.drain(): nothing is ever held back, so it only reports the state: 0, -ENOTCONN, or
+ * -ECANCELED (cancelled). */
+int cask_stream_flush(cask_stream *s);
+/* writer.write_eof(): half-close (shutdown SHUT_WR): the peer reads EOF, reading goes on.
+ * Returns 0, -ENOTCONN, -ENOTSOCK (not a socket). */
+int cask_stream_shutdown(cask_stream *s);
+/* writer.close(): closes the fd (unless borrowed) at once; calls blocked in other tasks
+ * return -ENOTCONN. The stream stays allocated until cask_stream_free. Returns 0. */
+int cask_stream_close(cask_stream *s);
+/* Closes (if needed) and frees the stream. NULL is a no-op. Must not be called while another
+ * task is inside a call on it (close it first and let that call return). */
+void cask_stream_free(cask_stream *s);
+
+/*
+ * Servers: asyncio.start_server. A server listens on one socket and runs handler(stream, arg)
+ * in its own task for every connection; the stream belongs to the server (it is closed and
+ * freed when the handler returns; the handler may close it earlier but never frees it).
+ * Running out of fds (EMFILE/ENFILE) pauses accepting for 10-100 ms and retries, keeping the
+ * listener. Must be used from tasks of one loop.
+ */
+typedef struct cask_server cask_server;
+typedef int (*cask_conn_fn)(cask_stream *s, void *arg);
+
+struct cask_server_opts {
+    struct cask_listen_opts listen;
+    struct cask_stream_opts stream; /* for every connection's stream */
+    size_t stack_size;              /* of handler tasks; 0: the loop's default */
+    size_t max_connections;         /* 0: no limit; above it accepting pauses */
+};
+
+/*
+ * Starts serving on host:port (as cask_tcp_listen) or on a Unix socket path; accepting runs in
+ * a task of its own. Returns 0 with *out set, or the errors of cask_tcp_listen /
+ * cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
+ */
+CASK_MUST_CHECK int cask_start_server(cask_server **out, const char *host, uint16_t port,
+                                      cask_conn_fn handler, void *arg,
+                                      const struct cask_server_opts *opts);
+CASK_MUST_CHECK int cask_start_unix_server(cask_server **out, const char *path,
+                                           cask_conn_fn handler, void *arg,
+                                           const struct cask_server_opts *opts);
+/* The port the server is bound to (0 for Unix servers); the listening fd. */
+uint16_t cask_server_port(const cask_server *srv);
+int cask_server_fd(const cask_server *srv);
+/* Connections whose handler is running; connections accepted since the start. */
+size_t cask_server_active(const cask_server *srv);
+uint64_t cask_server_accepted(const cask_server *srv);
+/*
+ * server.serve_forever(): waits until the server is closed or the caller cancelled.
+ * Returns 0 (closed), -ECANCELED, -EPERM.
+ */
+CASK_MUST_CHECK int cask_server_wait(cask_server *srv);
+/*
+ * Graceful shutdown and free: stops accepting and closes the listener (removing a Unix socket
+ * file), waits up to grace seconds for running handlers to return, then cancels the rest and
+ * waits for them to unwind. The server is freed. If the caller is cancelled meanwhile the
+ * handlers are cancelled at once (still waited for) and -ECANCELED is returned.
+ * Returns the number of handlers that had to be cancelled (>= 0), -ECANCELED, or -EPERM (not
+ * in a task; nothing done). NULL is a no-op returning 0.
+ */
+int cask_server_close(cask_server *srv, double grace);
 
 #ifdef __cplusplus
 }

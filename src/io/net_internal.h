@@ -1,0 +1,57 @@
+/*
+ * net_internal.h: what the network files share: the stream structure (servers embed it in
+ * their connection records), the readiness wait used by every socket call, and small socket
+ * helpers.
+ */
+#ifndef CASK_NET_INTERNAL_H
+#define CASK_NET_INTERNAL_H
+
+#include "../internal.h"
+
+struct cask_stream {
+    int fd;
+    bool is_sock;
+    bool borrow;   /* the fd is not ours to close */
+    bool embedded; /* the memory belongs to a server connection */
+    bool eof;      /* the peer ended the stream */
+    bool closed;
+    bool reading, writing; /* a task is inside a read / write call */
+    int rerr;              /* a read error to report once the buffer is empty */
+    unsigned users;        /* tasks inside calls: freeing waits for them to leave */
+    struct cask__wq idle;  /* who waits for users to reach 0 */
+    size_t limit;
+    char *buf; /* read buffer: [start, end) holds unread bytes */
+    size_t start, end, cap;
+};
+
+/* Prepares s over fd (non-blocking already or made so). 0 or -EBADF. */
+int cask__stream_init(struct cask_stream *s, int fd, const struct cask_stream_opts *opts);
+/* Closes s and, from a task, waits (shielded) until no other task is inside a call on it;
+ * then frees its buffer. The struct itself is the caller's to free. */
+void cask__stream_release(struct cask_stream *s);
+
+/* The common wait after EAGAIN: 0 when fd may be ready, or -ECANCELED, -EBUSY (another task
+ * waits in the same direction), -EBADF (forgotten meanwhile) ... */
+static inline int cask__io_wait(int fd, int events)
+{
+    int rc = cask_wait_fd(fd, events);
+    if (rc > 0)
+        return 0;
+    return rc == -EEXIST ? -EBUSY : rc;
+}
+
+/* Reads/writes once without waiting: the count, or -errno (-EAGAIN when it would block).
+ * Sockets use MSG_NOSIGNAL; other fds rely on SIGPIPE being ignored (cask__ignore_sigpipe). */
+ssize_t cask__read_once(int fd, bool is_sock, void *buf, size_t n);
+ssize_t cask__write_once(int fd, bool is_sock, const void *buf, size_t n);
+ssize_t cask__writev_once(int fd, bool is_sock, const struct iovec *iov, int iovcnt);
+void cask__ignore_sigpipe(void);
+/* Makes fd non-blocking. 0 or -errno. */
+int cask__set_nonblock(int fd);
+/* A non-blocking close-on-exec socket. fd or -errno. */
+int cask__socket(int family, int type);
+/* Orders addresses for Happy Eyeballs (RFC 8305 section 4): families alternate, starting with
+ * the family of the first one. */
+void cask__interleave(struct cask_addr *a, size_t n);
+
+#endif
