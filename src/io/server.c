@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "net_internal.h"
 
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #define BACKOFF_MIN_NS 10000000u  /* 10 ms */
@@ -85,6 +86,10 @@ static int conn_start(cask_server *srv, int fd)
     if (rc)
         goto out_free;
     c->st.embedded = true;
+    if (!srv->path) { /* asyncio and Go do the same: replies are not held back by Nagle */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     c->srv = srv;
     struct cask_spawn_opts o = {.name = "conn", .stack_size = srv->opts.stack_size};
     rc = cask_spawn_with(&c->task, conn_main, c, &o);
