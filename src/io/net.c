@@ -418,7 +418,7 @@ static int he_wait(struct he *he, uint64_t when)
     return rc;
 }
 
-static int happy_eyeballs(struct cask_addr *addrs, size_t n)
+int cask__happy_eyeballs(struct cask_addr *addrs, size_t n)
 {
     cask_loop *l = cask__loop;
     struct attempt at[HE_MAX];
@@ -479,7 +479,7 @@ int cask_tcp_connect(const char *host, uint16_t port)
     if (n == 1)
         return cask_connect_addr(&addrs[0], SOCK_STREAM);
     cask__interleave(addrs, (size_t)n);
-    return happy_eyeballs(addrs, (size_t)n);
+    return cask__happy_eyeballs(addrs, (size_t)n);
 }
 
 /* ---- listening ---- */

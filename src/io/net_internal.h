@@ -53,5 +53,8 @@ int cask__socket(int family, int type);
 /* Orders addresses for Happy Eyeballs (RFC 8305 section 4): families alternate, starting with
  * the family of the first one. */
 void cask__interleave(struct cask_addr *a, size_t n);
+/* Races connections to addrs in their order, one more every 250 ms or when the previous one
+ * failed; the first to connect wins. Returns its fd or the last error (n <= 16 used). */
+int cask__happy_eyeballs(struct cask_addr *addrs, size_t n);
 
 #endif
