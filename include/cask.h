@@ -625,8 +625,9 @@ int cask_stream_shutdown(cask_stream *s);
 /* writer.close(): closes the fd (unless borrowed) at once; calls blocked in other tasks
  * return -ENOTCONN. The stream stays allocated until cask_stream_free. Returns 0. */
 int cask_stream_close(cask_stream *s);
-/* Closes (if needed) and frees the stream. NULL is a no-op. Must not be called while another
- * task is inside a call on it (close it first and let that call return). */
+/* Closes (if needed) and frees the stream. Calls blocked in other tasks return -ENOTCONN
+ * first: called from a task, it waits for them to leave (shielded from cancellation). A
+ * server's connection stream is only closed (the server frees it). NULL is a no-op. */
 void cask_stream_free(cask_stream *s);
 
 /*

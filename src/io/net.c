@@ -220,27 +220,36 @@ ssize_t cask_send(int fd, const void *buf, size_t n, int flags)
     }
 }
 
+ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const bool *closed)
+{
+    size_t done = 0;
+    ssize_t r = 0;
+    while (done < n) {
+        r = cask__write_once(fd, is_sock, (const char *)buf + done, n - done);
+        if (r >= 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r == -EINTR)
+            continue;
+        if (r == -EAGAIN) {
+            r = cask__io_wait(fd, CASK_WRITABLE);
+            if (closed && *closed)
+                r = -ENOTCONN;
+            if (r == 0)
+                continue;
+        }
+        break;
+    }
+    return done || n == 0 ? (ssize_t)done : r;
+}
+
 ssize_t cask_send_all(int fd, const void *buf, size_t n)
 {
     int rc = enter();
     if (rc)
         return rc;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = send(fd, (const char *)buf + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r >= 0) {
-            done += (size_t)r;
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        rc = errno == EWOULDBLOCK ? -EAGAIN : -errno;
-        if (rc == -EAGAIN)
-            rc = cask__io_wait(fd, CASK_WRITABLE);
-        if (rc)
-            return done ? (ssize_t)done : rc;
-    }
-    return (ssize_t)n;
+    return cask__write_all(fd, true, buf, n, NULL);
 }
 
 int cask_accept(int lfd, struct cask_addr *peer)
@@ -273,10 +282,17 @@ int cask_connect(int fd, const struct cask_addr *to)
         return -EINVAL;
     if (connect(fd, &to->u.sa, to->len) == 0)
         return 0;
-    if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+    /* a Unix socket says EAGAIN when the listener's backlog is full: nothing will wake us, so
+     * try again after a pause (10 ms, as the server's accept back-off) */
+    while (errno == EAGAIN && to->u.sa.sa_family == AF_UNIX) {
+        if ((rc = cask_sleep(0.01)))
+            return rc;
+        if (connect(fd, &to->u.sa, to->len) == 0)
+            return 0;
+    }
+    if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
     for (;;) {
-        /* EAGAIN on a Unix socket means a full backlog: waiting for writability covers it */
         if ((rc = cask__io_wait(fd, CASK_WRITABLE)))
             return rc;
         int err = 0;
@@ -288,9 +304,7 @@ int cask_connect(int fd, const struct cask_addr *to)
         struct cask_addr p;
         if (cask_peername(fd, &p) == 0)
             return 0;
-        if (to->u.sa.sa_family == AF_UNIX && connect(fd, &to->u.sa, to->len) == 0)
-            return 0;
-        /* a spurious wakeup: not connected yet and no error, wait again */
+        /* a stale readiness edge: not connected yet and no error, wait again */
     }
 }
 

@@ -131,6 +131,10 @@ void cask_stream_free(cask_stream *s)
 {
     if (!s)
         return;
+    if (s->embedded) { /* a server's connection: the server frees it after the handler */
+        cask_stream_close(s);
+        return;
+    }
     cask__stream_release(s);
     cask__free(s);
 }
@@ -400,22 +404,9 @@ ssize_t cask_stream_write(cask_stream *s, const void *buf, size_t n)
     int rc = enter(s, &s->writing);
     if (rc)
         return rc;
-    size_t done = 0;
-    ssize_t r = 0;
-    while (done < n) {
-        r = cask__write_once(s->fd, s->is_sock, (const char *)buf + done, n - done);
-        if (r >= 0) {
-            done += (size_t)r;
-            continue;
-        }
-        if (r == -EINTR)
-            continue;
-        if (r == -EAGAIN && (r = wait_io(s, CASK_WRITABLE)) == 0)
-            continue;
-        break;
-    }
+    ssize_t r = cask__write_all(s->fd, s->is_sock, buf, n, &s->closed);
     leave(s, &s->writing);
-    return done || n == 0 ? (ssize_t)done : r;
+    return r;
 }
 
 ssize_t cask_stream_writev(cask_stream *s, const struct iovec *iov, int iovcnt)
