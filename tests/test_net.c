@@ -420,3 +420,52 @@ static int nomem_main(void *arg)
     return 0;
 }
 TEST(net_enomem) { CHECK_EQ(cask_run(nomem_main, NULL), 0); }
+
+/* A Unix listener with a full backlog: connect retries until a slot frees up. */
+static int accept_later(void *arg)
+{
+    int l = *(int *)arg;
+    CHECK_EQ(cask_sleep(0.05), 0);
+    int fd = cask_accept(l, NULL);
+    CHECK(fd >= 0);
+    cask_close(fd);
+    return 0;
+}
+static int unix_backlog_main(void *arg)
+{
+    (void)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cask-test-bl-%d.sock", (int)getpid());
+    unlink(path);
+    int l = cask_unix_listen(path, &(struct cask_listen_opts){.backlog = 1});
+    CHECK(l >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_addr_unix(&a, path), 0);
+    int c[16], n = 0;
+    while (n < 16) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        if (connect(fd, &a.u.sa, a.len) != 0) {
+            CHECK_EQ(errno, EAGAIN);
+            close(fd);
+            break;
+        }
+        c[n++] = fd;
+    }
+    CHECK(n < 16);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, accept_later, &l), 0);
+    double t0 = cask_time();
+    int fd = cask_unix_connect(path);
+    CHECK(fd >= 0);
+    CHECK_NEAR(cask_time() - t0, 0.06, 0.05);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    cask_close(fd);
+    for (int i = 0; i < n; i++)
+        close(c[i]);
+    cask_close(l);
+    unlink(path);
+    return 0;
+}
+TEST(unix_connect_full_backlog) { CHECK_EQ(cask_run(unix_backlog_main, NULL), 0); }
