@@ -59,7 +59,16 @@ void cask__ctx_make(struct cask__ctx *c, void *lo, size_t size, void (*entry)(vo
 /* Fills c for the running thread's own stack (the loop's scheduler context). */
 void cask__ctx_thread(struct cask__ctx *c);
 /* Saves the running context in from and resumes to. last: from will never run again. */
+void cask__ctx_swap(void **save_sp, void *new_sp);
+#if CASK__ASAN || CASK__TSAN
 void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last);
+#else
+static inline void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last)
+{
+    (void)last;
+    cask__ctx_swap(&from->sp, to->sp);
+}
+#endif
 /* Called first thing on a new context, to finish the sanitizer hand-over. */
 void cask__ctx_entered(void);
 /* Frees sanitizer state of a context that ended. */
@@ -145,9 +154,40 @@ static inline void cask__waiter_init(struct cask__waiter *w, const char *what, c
     w->what = what;
     w->obj = obj;
 }
-void cask__wq_push(struct cask__wq *q, struct cask__waiter *w);
-void cask__wq_remove(struct cask__waiter *w);
-struct cask__waiter *cask__wq_pop(struct cask__wq *q);
+static inline void cask__wq_push(struct cask__wq *q, struct cask__waiter *w)
+{
+    w->wq = q;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+static inline void cask__wq_remove(struct cask__waiter *w)
+{
+    struct cask__wq *q = w->wq;
+    if (!q)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->wq = NULL;
+}
+static inline struct cask__waiter *cask__wq_pop(struct cask__wq *q)
+{
+    struct cask__waiter *w = q->head;
+    if (w)
+        cask__wq_remove(w);
+    return w;
+}
 static inline bool cask__wq_empty(const struct cask__wq *q) { return q->head == NULL; }
 
 /*
@@ -227,7 +267,15 @@ uint64_t cask__abs_to_ns(double when);
 static inline double cask__ns_to_seconds(uint64_t ns) { return (double)ns / 1e9; }
 #define CASK__NEVER UINT64_MAX
 
-void cask__ready_push(cask_loop *l, struct cask__runnable *r);
+static inline void cask__ready_push(cask_loop *l, struct cask__runnable *r)
+{
+    r->next = NULL;
+    if (l->ready_tail)
+        l->ready_tail->next = r;
+    else
+        l->ready_head = r;
+    l->ready_tail = r;
+}
 /* Arms a timer at when (ns); returns 0 or -ENOMEM. */
 int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when, void (*fire)(struct cask__timer *));
 void cask__timer_disarm(cask_loop *l, struct cask__timer *t);

@@ -59,16 +59,6 @@ double cask_time(void)
 
 /* ---- ready queue and timers ---- */
 
-void cask__ready_push(cask_loop *l, struct cask__runnable *r)
-{
-    r->next = NULL;
-    if (l->ready_tail)
-        l->ready_tail->next = r;
-    else
-        l->ready_head = r;
-    l->ready_tail = r;
-}
-
 int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when,
                     void (*fire)(struct cask__timer *))
 {

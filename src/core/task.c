@@ -189,25 +189,17 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
     if (CASK__UNLIKELY(rc))
         return rc;
     cask_task *t = (cask_task *)(((uintptr_t)s.hi - sizeof(cask_task)) & ~(uintptr_t)63);
+    /* every field up to the name starts zero: one block clear instead of a store per field */
+    memset(t, 0, offsetof(cask_task, name));
+    t->name[0] = 0;
     t->run.kind = CASK__RUN_TASK;
-    t->state = CASK__T_NEW;
     t->flags = out ? CASK__TF_HANDLE : 0;
     t->pool_index = pi;
-    t->ncancel = 0;
-    t->wake = 0;
-    t->status = 0;
-    t->back = NULL;
     t->loop = l;
     t->fn = fn;
     t->arg = arg;
-    t->waiter = NULL;
-    t->scope = NULL;
-    t->joiners.head = t->joiners.tail = NULL;
     t->stack = s;
     t->id = l->next_task_id++;
-    t->group = NULL;
-    t->on_done = NULL;
-    t->name[0] = 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
     cask__ctx_make(&t->ctx, s.lo, (size_t)((char *)t - s.lo), task_main, t);

@@ -8,7 +8,6 @@
 
 #include <pthread.h>
 
-void cask__ctx_swap(void **save_sp, void *new_sp);
 void cask__ctx_start(void);
 
 #if CASK__ASAN
@@ -76,6 +75,7 @@ void cask__ctx_thread(struct cask__ctx *c)
 #endif
 }
 
+#if CASK__ASAN || CASK__TSAN
 void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last)
 {
 #if CASK__ASAN
@@ -91,6 +91,7 @@ void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last)
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
 }
+#endif
 
 void cask__ctx_entered(void)
 {
