@@ -218,6 +218,7 @@ struct cask__poll;
 
 struct cask_loop {
     struct cask__runnable *ready_head, *ready_tail;
+    struct cask__runnable *snap_head; /* what is left of this iteration's snapshot */
     cask_task *current;
     struct cask__ctx sched;
     cask_task *dead; /* a task that just ended, freed once switched away from */
@@ -247,6 +248,7 @@ struct cask_loop {
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
     volatile int sigint_count;
+    int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
     bool sigint_cancels_main;
     /* slots for higher layers (thread pool, resolver) to hang state on the loop */
@@ -332,6 +334,17 @@ void cask__task_free(cask_task *t);
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
 void cask__task_run(cask_loop *l, cask_task *t);
+/*
+ * The context a task that gives up the CPU (parks, yields, ends) switches to: the next task of
+ * this iteration's snapshot, reached directly without passing through the scheduler; when the
+ * snapshot is used up and more is ready, the task crosses the iteration boundary itself (poll
+ * without waiting, due timers, a new snapshot). The scheduler's context when the next
+ * runnable is a callback or nothing is ready (the scheduler blocks in the poller).
+ * Sets l->current and the state of the task it picks.
+ */
+struct cask__ctx *cask__next(cask_loop *l);
+/* Frees the task that ended just before this context resumed, if any. */
+void cask__reap(cask_loop *l);
 /* Frees futures left at loop close (core/future.c). */
 void cask__futures_close(cask_loop *l);
 void cask__handles_close(cask_loop *l);

@@ -42,9 +42,15 @@ int cask__park(struct cask__waiter *w)
     w->task = t;
     t->waiter = w;
     t->state = CASK__T_PARKED;
-    struct cask__ctx *back = t->back ? t->back : &l->sched;
-    t->back = NULL;
-    cask__ctx_switch(&t->ctx, back, 0);
+    struct cask__ctx *next;
+    if (t->back) { /* an eager task's first suspension returns to its spawner */
+        next = t->back;
+        t->back = NULL;
+    } else {
+        next = cask__next(l);
+    }
+    cask__ctx_switch(&t->ctx, next, 0);
+    cask__reap(l);
     return t->wake;
 }
 
