@@ -166,6 +166,10 @@ static int sleepers_main(void *arg)
     double t0 = now();
     for (long i = 0; i < s->n; i++)
         MUST(cask_spawn(&ts[i], sleeper, NULL));
+    double t_spawned = now();
+    MUST(cask_yield()); /* every sleeper runs once and parks in its sleep */
+    MUST(cask_yield());
+    double t_parked = now();
     for (long i = 0; i < s->n; i++) {
         MUST(cask_join(ts[i]));
         cask_release(ts[i]);
@@ -174,10 +178,10 @@ static int sleepers_main(void *arg)
     long peak = rss_kb("VmHWM:");
     struct cask_loop_stats st;
     MUST(cask_loop_stats(&st));
-    printf("RESULT %s cask wall_s=%.3f peak_rss_mb=%.1f bytes_per_task=%.0f stack_kib=%zu "
-           "guard_mode=%d\n",
+    printf("RESULT %s cask wall_s=%.3f peak_rss_mb=%.1f bytes_per_task=%.0f spawn_s=%.3f "
+           "first_run_s=%.3f stack_kib=%zu guard_mode=%d\n",
            s->name, dt, (double)peak / 1024.0, (double)(peak - base) * 1024.0 / (double)s->n,
-           st.stack_size / 1024, st.guard_mode);
+           t_spawned - t0, t_parked - t_spawned, st.stack_size / 1024, st.guard_mode);
     free(ts);
     return 0;
 }

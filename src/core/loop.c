@@ -376,6 +376,8 @@ struct cask__ctx *cask__next(cask_loop *l)
         if (r->kind != CASK__RUN_TASK)
             break; /* callbacks run on the scheduler's stack, not on a task's */
         l->snap_head = r->next;
+        if (r->next) /* a mass wake-up walks cold stacks: start fetching the next one now */
+            __builtin_prefetch(r->next, 1);
         cask_task *t = (cask_task *)r;
         t->state = CASK__T_RUNNING;
         l->current = t;
