@@ -68,10 +68,7 @@ int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when,
     return cask__heap_push(&l->timers, t);
 }
 
-void cask__timer_disarm(cask_loop *l, struct cask__timer *t)
-{
-    cask__heap_remove(&l->timers, t);
-}
+void cask__timer_disarm(cask_loop *l, struct cask__timer *t) { cask__heap_remove(&l->timers, t); }
 
 /* ---- callback handles ---- */
 

@@ -187,7 +187,8 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
         return -EINVAL;
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
-        (o && o->stack_size && cask__stack_pool_size(l->pools[0]) != ((size + 4095) & ~(size_t)4095))) {
+        (o && o->stack_size &&
+         cask__stack_pool_size(l->pools[0]) != ((size + 4095) & ~(size_t)4095))) {
         int rc = pool_for(l, size, &pi);
         if (rc)
             return rc;
@@ -385,8 +386,8 @@ void cask_dump_tasks(FILE *f)
             else
                 snprintf(on, sizeof on, "%s %p", w->what ? w->what : "?", w->obj);
         }
-        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t),
-                state_name(t), t->ncancel, on);
+        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t), state_name(t),
+                t->ncancel, on);
     }
 }
 

@@ -165,8 +165,8 @@ static int new_chunk(struct cask__stack_pool *p)
 #endif
     if (!c)
         return -ENOMEM;
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *m =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         cask__free(c);
         return -ENOMEM;
@@ -267,8 +267,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
         old_segv.sa_sigaction(sig, info, uctx);
         return;
     }
-    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN &&
-        old_segv.sa_handler) {
+    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN && old_segv.sa_handler) {
         old_segv.sa_handler(sig);
         return;
     }
