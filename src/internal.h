@@ -202,7 +202,8 @@ void cask__signal(struct cask__waiter *w, int status);
 /* Makes a parked task ready; its cask__park returns status. */
 void cask__wake(cask_task *t, int status);
 /* True if blocking calls of t must return -ECANCELED now (task cancel or expired scope). */
-bool cask__cancelled(const cask_task *t);
+bool cask__cancelled_slow(const cask_task *t);
+#define cask__cancelled(t) ((t)->scope ? cask__cancelled_slow(t) : (t)->ncancel > 0)
 /* Returns -ECANCELED for a blocking call of t that finds t cancelled (records delivery). */
 int cask__cancel_now(cask_task *t);
 /* Delivers cancellation to t if it is parked and now cancelled. */
@@ -342,7 +343,12 @@ void cask__task_run(cask_loop *l, cask_task *t);
  */
 struct cask__ctx *cask__next(cask_loop *l);
 /* Frees the task that ended just before this context resumed, if any. */
-void cask__reap(cask_loop *l);
+void cask__reap_dead(cask_loop *l);
+static inline void cask__reap(cask_loop *l)
+{
+    if (l->dead)
+        cask__reap_dead(l);
+}
 /* Frees futures left at loop close (core/future.c). */
 void cask__futures_close(cask_loop *l);
 void cask__handles_close(cask_loop *l);

@@ -104,13 +104,11 @@ void cask__task_free(cask_task *t)
     cask__stack_put(l->pools[pi], &s);
 }
 
-void cask__reap(cask_loop *l)
+void cask__reap_dead(cask_loop *l)
 {
     cask_task *d = l->dead;
-    if (d) {
-        l->dead = NULL;
-        cask__task_free(d);
-    }
+    l->dead = NULL;
+    cask__task_free(d);
 }
 
 static void task_main(void *p)

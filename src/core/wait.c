@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "../internal.h"
 
-bool cask__cancelled(const cask_task *t)
+bool cask__cancelled_slow(const cask_task *t)
 {
     for (const cask_scope *s = t->scope; s; s = s->parent_) {
         if (s->flags_ & CASK__SCOPE_EXPIRED)
