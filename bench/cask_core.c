@@ -1,9 +1,9 @@
 /*
  * cask_core.c: the core benchmarks of cask, printing RESULT lines for bench/run.sh.
  *   spawn        spawn + join of 1,000,000 empty tasks, ns per task
- *   switch       1,000,000 ping-pong round trips between two tasks through futures... here
- *                through a pair of parked tasks woken in turn, ns per round trip
- *   ctxswitch    raw context switches between two tasks (cask_yield ping-pong), ns per switch
+ *   switch       1,000,000 ping-pong round trips between two tasks, ns per round trip
+ *   ctxswitch    two tasks yielding to each other through the ready queue, ns per switch
+ *                (bench/cask_ctx.c measures the bare switch without the scheduler)
  *   sleepers_*   N tasks sleeping 2 s at once: wall time, peak RSS, bytes per task
  *   timers       1,000,000 call_later callbacks with random delays in [0, 1) s
  * Usage: cask_core [workload...]; CASK_BENCH_QUICK=1 divides the counts by 10.
@@ -213,12 +213,21 @@ static int timers_main(void *arg)
     return 0;
 }
 
+/* Workloads come from the arguments, else from CASK_BENCH_WORKLOADS (bench/run.sh), else all. */
 static bool want(int argc, char **argv, const char *name)
 {
-    if (argc < 2)
+    if (argc >= 2) {
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], name))
+                return true;
+        return false;
+    }
+    const char *env = getenv("CASK_BENCH_WORKLOADS");
+    if (!env || !*env)
         return true;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], name))
+    size_t n = strlen(name);
+    for (const char *p = strstr(env, name); p; p = strstr(p + 1, name))
+        if ((p == env || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
             return true;
     return false;
 }
