@@ -556,9 +556,9 @@ CASK_MUST_CHECK ssize_t cask_sendto(int fd, const void *buf, size_t n, const str
 typedef struct cask_stream cask_stream;
 
 struct cask_stream_opts {
-    size_t limit;  /* longest line / readuntil chunk without its separator; 0: 64 KiB */
-    int sndbuf;    /* SO_SNDBUF for sockets, 0: the system's */
-    bool borrow;   /* cask_stream_free leaves the fd open */
+    size_t limit; /* longest line / readuntil chunk without its separator; 0: 64 KiB */
+    int sndbuf;   /* SO_SNDBUF for sockets, 0: the system's */
+    bool borrow;  /* cask_stream_free leaves the fd open */
 };
 
 /* asyncio.open_connection: cask_tcp_connect, then a stream on the fd. Errors as both. */

@@ -14,7 +14,7 @@ struct lookup {
     char port[8];
     int family, socktype;
     struct addrinfo *res;
-    int rc; /* getaddrinfo's result */
+    int rc;  /* getaddrinfo's result */
     int err; /* errno for EAI_SYSTEM */
 };
 
@@ -43,25 +43,19 @@ static void lookup_free(void *p)
 static int eai_to_errno(int rc, int err)
 {
     switch (rc) {
-    case EAI_AGAIN:
-        return -EAGAIN;
-    case EAI_MEMORY:
-        return -ENOMEM;
-    case EAI_FAMILY:
-        return -EAFNOSUPPORT;
+    case EAI_AGAIN: return -EAGAIN;
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_FAMILY: return -EAFNOSUPPORT;
     case EAI_SERVICE:
     case EAI_SOCKTYPE:
-    case EAI_BADFLAGS:
-        return -EINVAL;
-    case EAI_SYSTEM:
-        return err > 0 ? -err : -EIO;
-    default: /* EAI_NONAME, EAI_NODATA, EAI_FAIL, EAI_ADDRFAMILY */
-        return -EHOSTUNREACH;
+    case EAI_BADFLAGS: return -EINVAL;
+    case EAI_SYSTEM: return err > 0 ? -err : -EIO;
+    default: /* EAI_NONAME, EAI_NODATA, EAI_FAIL, EAI_ADDRFAMILY */ return -EHOSTUNREACH;
     }
 }
 
-int cask_resolve(const char *host, uint16_t port, int family, int socktype,
-                 struct cask_addr *out, size_t max)
+int cask_resolve(const char *host, uint16_t port, int family, int socktype, struct cask_addr *out,
+                 size_t max)
 {
     cask_task *self = cask__self();
     if (!self)

@@ -157,10 +157,10 @@ int cask_addr_format(const struct cask_addr *a, char *buf, size_t n)
         inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof ip);
         return snprintf(buf, n, "[%s]:%u", ip, (unsigned)ntohs(a->u.in6.sin6_port));
     case AF_UNIX:
-        return snprintf(buf, n, "%s", a->len > offsetof(struct sockaddr_un, sun_path)
-                                          ? a->u.un.sun_path : "(unnamed)");
-    default:
-        return -EAFNOSUPPORT;
+        return snprintf(buf, n, "%s",
+                        a->len > offsetof(struct sockaddr_un, sun_path) ? a->u.un.sun_path
+                                                                        : "(unnamed)");
+    default: return -EAFNOSUPPORT;
     }
 }
 

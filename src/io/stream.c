@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #define DEFAULT_LIMIT (64 * 1024)
-#define MIN_BUF 16384  /* first read buffer */
-#define MIN_FREE 4096  /* a read is only issued with at least this much room */
+#define MIN_BUF 16384     /* first read buffer */
+#define MIN_FREE 4096     /* a read is only issued with at least this much room */
 #define DIRECT_READ 16384 /* reads this large skip the buffer when it is empty */
 
 /* ---- life ---- */
@@ -345,8 +345,8 @@ static ssize_t find_sep(struct cask_stream *s, const char *sep, size_t seplen, s
     }
 }
 
-ssize_t cask_stream_readuntil(cask_stream *s, const void *sep, size_t seplen, char *buf,
-                              size_t cap, size_t *partial)
+ssize_t cask_stream_readuntil(cask_stream *s, const void *sep, size_t seplen, char *buf, size_t cap,
+                              size_t *partial)
 {
     if (partial)
         *partial = 0;

@@ -19,7 +19,7 @@
 enum { J_QUEUED, J_RUNNING, J_DONE };
 
 struct job {
-    struct job *next;               /* pool queue (under the mutex) */
+    struct job *next;                /* pool queue (under the mutex) */
     struct job *all_prev, *all_next; /* every job not yet handed back (loop thread only) */
     cask_fn fn;
     void *arg;
