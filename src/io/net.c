@@ -184,40 +184,41 @@ int cask_peername(int fd, struct cask_addr *out)
 
 /* ---- unbuffered calls ---- */
 
-ssize_t cask_recv(int fd, void *buf, size_t n, int flags)
+ssize_t cask__sock_io(int fd, bool out, void *buf, size_t n, int flags, struct cask_addr *a)
 {
     int rc = enter();
     if (rc)
         return rc;
     for (;;) {
-        ssize_t r = recv(fd, buf, n, flags | MSG_DONTWAIT);
+        ssize_t r;
+        if (out)
+            r = sendto(fd, buf, n, flags | MSG_DONTWAIT | MSG_NOSIGNAL, a ? &a->u.sa : NULL,
+                       a ? a->len : 0);
+        else if (a)
+            r = recvfrom(fd, buf, n, flags | MSG_DONTWAIT, &a->u.sa, &a->len);
+        else
+            r = recv(fd, buf, n, flags | MSG_DONTWAIT);
         if (r >= 0)
             return r;
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        if ((rc = cask__io_wait(fd, CASK_READABLE)))
+        if ((rc = cask__io_wait(fd, out ? CASK_WRITABLE : CASK_READABLE)))
             return rc;
+        if (a && !out)
+            a->len = sizeof a->u;
     }
+}
+
+ssize_t cask_recv(int fd, void *buf, size_t n, int flags)
+{
+    return cask__sock_io(fd, false, buf, n, flags, NULL);
 }
 
 ssize_t cask_send(int fd, const void *buf, size_t n, int flags)
 {
-    int rc = enter();
-    if (rc)
-        return rc;
-    for (;;) {
-        ssize_t r = send(fd, buf, n, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((rc = cask__io_wait(fd, CASK_WRITABLE)))
-            return rc;
-    }
+    return cask__sock_io(fd, true, (void *)buf, n, flags, NULL);
 }
 
 ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const bool *closed)

@@ -46,6 +46,9 @@ ssize_t cask__read_once(int fd, bool is_sock, void *buf, size_t n);
 ssize_t cask__write_once(int fd, bool is_sock, const void *buf, size_t n);
 ssize_t cask__writev_once(int fd, bool is_sock, const struct iovec *iov, int iovcnt);
 void cask__ignore_sigpipe(void);
+/* One socket transfer, waiting for readiness on EAGAIN: send/sendto (out, to *a if not NULL)
+ * or recv/recvfrom (storing the sender in *a if not NULL). The count or an error. */
+ssize_t cask__sock_io(int fd, bool out, void *buf, size_t n, int flags, struct cask_addr *a);
 /* Writes all n bytes, waiting for writability on EAGAIN. Returns n, or the count taken before
  * an error (if any was), or the error; -ENOTCONN when *closed became true while waiting. */
 ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const bool *closed);

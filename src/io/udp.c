@@ -63,46 +63,13 @@ int cask_udp_connect(const char *host, uint16_t port)
 
 ssize_t cask_recvfrom(int fd, void *buf, size_t n, struct cask_addr *from)
 {
-    cask_task *t = cask__self();
-    if (!t)
-        return -EPERM;
-    if (cask__cancelled(t))
-        return cask__cancel_now(t);
-    for (;;) {
-        struct cask_addr tmp;
-        struct cask_addr *a = from ? from : &tmp;
-        a->len = sizeof a->u;
-        ssize_t r = recvfrom(fd, buf, n, MSG_DONTWAIT, &a->u.sa, &a->len);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int rc = cask__io_wait(fd, CASK_READABLE);
-        if (rc)
-            return rc;
-    }
+    struct cask_addr tmp;
+    struct cask_addr *a = from ? from : &tmp;
+    a->len = sizeof a->u;
+    return cask__sock_io(fd, false, buf, n, 0, a);
 }
 
 ssize_t cask_sendto(int fd, const void *buf, size_t n, const struct cask_addr *to)
 {
-    cask_task *t = cask__self();
-    if (!t)
-        return -EPERM;
-    if (cask__cancelled(t))
-        return cask__cancel_now(t);
-    for (;;) {
-        ssize_t r = sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, to ? &to->u.sa : NULL,
-                           to ? to->len : 0);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int rc = cask__io_wait(fd, CASK_WRITABLE);
-        if (rc)
-            return rc;
-    }
+    return cask__sock_io(fd, true, (void *)buf, n, 0, (struct cask_addr *)to);
 }
