@@ -469,3 +469,21 @@ static int unix_backlog_main(void *arg)
     return 0;
 }
 TEST(unix_connect_full_backlog) { CHECK_EQ(cask_run(unix_backlog_main, NULL), 0); }
+
+/* SO_REUSEPORT: two listeners share a port; without it the second bind fails. */
+static int reuseport_main(void *arg)
+{
+    (void)arg;
+    struct cask_listen_opts o = {.reuse_port = true};
+    int a = cask_tcp_listen("127.0.0.1", 0, &o);
+    CHECK(a >= 0);
+    struct cask_addr sa;
+    CHECK_EQ(cask_sockname(a, &sa), 0);
+    int b = cask_tcp_listen("127.0.0.1", cask_addr_port(&sa), &o);
+    CHECK(b >= 0);
+    CHECK_EQ(cask_tcp_listen("127.0.0.1", cask_addr_port(&sa), NULL), -EADDRINUSE);
+    cask_close(a);
+    cask_close(b);
+    return 0;
+}
+TEST(tcp_listen_reuse_port) { CHECK_EQ(cask_run(reuseport_main, NULL), 0); }
