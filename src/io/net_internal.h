@@ -24,8 +24,9 @@ struct cask_stream {
     size_t start, end, cap;
 };
 
-/* Prepares s over fd (non-blocking already or made so). 0 or -EBADF. */
-int cask__stream_init(struct cask_stream *s, int fd, const struct cask_stream_opts *opts);
+/* Prepares s over fd, which must be non-blocking already (accepted sockets are). */
+void cask__stream_setup(struct cask_stream *s, int fd, bool is_sock,
+                        const struct cask_stream_opts *opts);
 /* Closes s and, from a task, waits (shielded) until no other task is inside a call on it;
  * then frees its buffer. The struct itself is the caller's to free. */
 void cask__stream_release(struct cask_stream *s);

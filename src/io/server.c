@@ -82,9 +82,7 @@ static int conn_start(cask_server *srv, int fd)
     struct conn *c = cask__malloc(sizeof *c);
     if (!c)
         return -ENOMEM;
-    int rc = cask__stream_init(&c->st, fd, &srv->opts.stream);
-    if (rc)
-        goto out_free;
+    cask__stream_setup(&c->st, fd, true, &srv->opts.stream);
     c->st.embedded = true;
     if (!srv->path) { /* asyncio and Go do the same: replies are not held back by Nagle */
         int one = 1;
@@ -92,9 +90,11 @@ static int conn_start(cask_server *srv, int fd)
     }
     c->srv = srv;
     struct cask_spawn_opts o = {.name = "conn", .stack_size = srv->opts.stack_size};
-    rc = cask_spawn_with(&c->task, conn_main, c, &o);
-    if (rc)
-        goto out_free;
+    int rc = cask_spawn_with(&c->task, conn_main, c, &o);
+    if (rc) {
+        cask__free(c);
+        return rc;
+    }
     c->prev = NULL;
     c->next = srv->head;
     if (srv->head)
@@ -103,9 +103,6 @@ static int conn_start(cask_server *srv, int fd)
     srv->active++;
     srv->accepted++;
     return 0;
-out_free:
-    cask__free(c);
-    return rc;
 }
 
 static int accept_main(void *p)

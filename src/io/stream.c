@@ -18,24 +18,16 @@
 
 /* ---- life ---- */
 
-int cask__stream_init(struct cask_stream *s, int fd, const struct cask_stream_opts *opts)
+void cask__stream_setup(struct cask_stream *s, int fd, bool is_sock,
+                        const struct cask_stream_opts *opts)
 {
     memset(s, 0, sizeof *s);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return -EBADF;
-    int rc = cask__set_nonblock(fd);
-    if (rc)
-        return rc;
     s->fd = fd;
-    s->is_sock = S_ISSOCK(st.st_mode);
-    if (!s->is_sock)
-        cask__ignore_sigpipe();
+    s->is_sock = is_sock;
     s->limit = opts && opts->limit ? opts->limit : DEFAULT_LIMIT;
     s->borrow = opts && opts->borrow;
-    if (s->is_sock && opts && opts->sndbuf > 0)
+    if (is_sock && opts && opts->sndbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &opts->sndbuf, sizeof opts->sndbuf);
-    return 0;
 }
 
 int cask_stream_open(cask_stream **out, int fd, const struct cask_stream_opts *opts)
@@ -43,14 +35,18 @@ int cask_stream_open(cask_stream **out, int fd, const struct cask_stream_opts *o
     if (!out)
         return -EINVAL;
     *out = NULL;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -EBADF;
+    int rc = cask__set_nonblock(fd);
+    if (rc)
+        return rc;
+    if (!S_ISSOCK(st.st_mode))
+        cask__ignore_sigpipe();
     struct cask_stream *s = cask__malloc(sizeof *s);
     if (!s)
         return -ENOMEM;
-    int rc = cask__stream_init(s, fd, opts);
-    if (rc) {
-        cask__free(s);
-        return rc;
-    }
+    cask__stream_setup(s, fd, S_ISSOCK(st.st_mode), opts);
     *out = s;
     return 0;
 }
