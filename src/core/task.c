@@ -167,6 +167,12 @@ int cask_spawn(cask_task **out, cask_fn fn, void *arg)
 
 int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
 {
+    return cask__spawn(out, fn, arg, o, NULL, NULL);
+}
+
+int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
+                void (*link)(cask_task *t, void *ctx), void *ctx)
+{
     cask_loop *l = cask__loop;
     if (out)
         *out = NULL;
@@ -215,6 +221,8 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
     l->tasks_live++;
     if (out)
         *out = t;
+    if (link) /* before it can run, even eagerly */
+        link(t, ctx);
     if ((o && o->eager) || l->eager) {
         /* eager start: run it now, inside this call, until it first suspends or ends */
         cask_task *self = l->current;
