@@ -151,8 +151,8 @@ struct cask_as_completed {
     bool expired;
     bool reading;
     size_t n;
-    size_t given;      /* tasks handed out */
-    size_t nfinished;  /* tasks in finished[] (ended, in order) */
+    size_t given;     /* tasks handed out */
+    size_t nfinished; /* tasks in finished[] (ended, in order) */
     cask_task **finished;
     struct cask__waiter each[]; /* one per task, in its joiners queue until it ends */
 };
