@@ -551,7 +551,8 @@ static int join_wait(void *arg)
 {
     (void)arg;
     cask_task *t;
-    CHECK_EQ(cask_spawn(&t, kid, &(struct kid){"j", 10, 0, NULL, NULL}), 0);
+    static struct kid k = {"j", 10, 0, NULL, NULL};
+    CHECK_EQ(cask_spawn(&t, kid, &k), 0);
     int rc = cask_join(t);
     cask_release(t);
     return rc;
@@ -560,7 +561,7 @@ static int gather_wait(void *arg)
 {
     (void)arg;
     cask_task *t[2];
-    struct kid k = {"g", 10, 0, NULL, NULL};
+    static struct kid k = {"g", 10, 0, NULL, NULL};
     CHECK_EQ(cask_spawn(&t[0], kid, &k), 0);
     CHECK_EQ(cask_spawn(&t[1], kid, &k), 0);
     int rc = cask_gather(t, 2, NULL);
@@ -583,7 +584,8 @@ static int wait_wait(void *arg)
 {
     (void)arg;
     cask_task *t;
-    CHECK_EQ(cask_spawn(&t, kid, &(struct kid){"w", 10, 0, NULL, NULL}), 0);
+    static struct kid k = {"w", 10, 0, NULL, NULL}; /* it outlives this frame */
+    CHECK_EQ(cask_spawn(&t, kid, &k), 0);
     int rc = cask_wait(&t, 1, CASK_ALL_COMPLETED, INFINITY, NULL);
     cask_cancel(t);
     cask_release(t);
