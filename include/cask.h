@@ -481,15 +481,18 @@ CASK_MUST_CHECK int cask_group_start(cask_group *g, cask_task **out, cask_fn fn,
 int cask_started(void *value);
 
 /*
- * The end of the group's block: cancels the children if status is a failure (the block
- * "raised"), then waits for every child and leaves the group's scope. status is the block's
- * own status (0 if it has none).
- * Returns, in this order of precedence: the first failure (of a child, or status itself if it
- * is a failure other than -ECANCELED); -ECANCELED if the owner is cancelled from outside the
- * group (its cancellation stays pending); 0 if the group was cancelled by cask_group_cancel()
- * or failed-free but the block returned -ECANCELED because of it; otherwise status unchanged
- * (a positive status passes through). Also -EINVAL (g not open, or not the caller's innermost
- * scope: nothing was done), -EPERM (not the owner).
+ * The end of the group's block (`async with` exits): waits for every child, then leaves the
+ * group's scope. status is the block's own status: a failure (< 0, not -ECANCELED) counts as
+ * the group's failure and cancels the children first (the block "raised"). If the owner is
+ * cancelled, before or while it waits here, every child is cancelled and still waited for.
+ * Returns, in this order of precedence:
+ *   - the first failure (of a child, or the block's status), if anything failed;
+ *   - -ECANCELED if the owner is cancelled from outside the group (its task was cancelled or
+ *     an enclosing scope expired); the owner stays cancelled;
+ *   - 0 if the group was cancelled with cask_group_cancel() and status is -ECANCELED;
+ *   - status, otherwise (0 or a positive value pass through).
+ * Also -EINVAL (g not open, already closing, or not the caller's innermost scope: nothing was
+ * done), -EPERM (the caller is not the task that opened the group).
  */
 CASK_MUST_CHECK int cask_group_close(cask_group *g, int status);
 
