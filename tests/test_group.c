@@ -2,8 +2,6 @@
 #define _GNU_SOURCE
 #include "cask_test.h"
 
-#include <unistd.h>
-
 #define FAIL(n) (CASK_EUSER - (n))
 
 /* A child that logs "<name>:start", sleeps, and logs how it ended; may fail at the end. */
@@ -535,82 +533,3 @@ static int start_cancel_main(void *arg)
     return 0;
 }
 TEST(tg_start_cancelled) { CHECK_EQ(ct_run_virtual(start_cancel_main, NULL), 0); }
-
-/* A failing child of a group marked as read: no "nobody read its status" report, and the
- * owner's blocking calls of every kind are reached by the failure (item 3). */
-static int fut_wait(void *arg)
-{
-    (void)arg;
-    cask_future *f;
-    CHECK_EQ(cask_future_new(&f), 0);
-    int rc = cask_future_await(f, NULL);
-    cask_future_free(f);
-    return rc;
-}
-static int join_wait(void *arg)
-{
-    (void)arg;
-    cask_task *t;
-    static struct kid k = {"j", 10, 0, NULL, NULL};
-    CHECK_EQ(cask_spawn(&t, kid, &k), 0);
-    int rc = cask_join(t);
-    cask_release(t);
-    return rc;
-}
-static int gather_wait(void *arg)
-{
-    (void)arg;
-    cask_task *t[2];
-    static struct kid k = {"g", 10, 0, NULL, NULL};
-    CHECK_EQ(cask_spawn(&t[0], kid, &k), 0);
-    CHECK_EQ(cask_spawn(&t[1], kid, &k), 0);
-    int rc = cask_gather(t, 2, NULL);
-    cask_release(t[0]);
-    cask_release(t[1]);
-    return rc;
-}
-static int fd_wait(void *arg)
-{
-    (void)arg;
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
-    int rc = cask_wait_fd(p[0], CASK_READABLE);
-    cask_fd_forget(p[0]);
-    close(p[0]);
-    close(p[1]);
-    return rc;
-}
-static int wait_wait(void *arg)
-{
-    (void)arg;
-    cask_task *t;
-    static struct kid k = {"w", 10, 0, NULL, NULL}; /* it outlives this frame */
-    CHECK_EQ(cask_spawn(&t, kid, &k), 0);
-    int rc = cask_wait(&t, 1, CASK_ALL_COMPLETED, INFINITY, NULL);
-    cask_cancel(t);
-    cask_release(t);
-    return rc;
-}
-static int every_wait_main(void *arg)
-{
-    cask_fn body = (cask_fn)arg;
-    struct kid bad = {"bad", 1, FAIL(1), NULL, NULL};
-    cask_group g;
-    CHECK_EQ(cask_group_open(&g), 0);
-    CHECK_EQ(cask_group_spawn(&g, NULL, kid, &bad), 0);
-    double t0 = cask_time();
-    int rc = body(NULL);
-    CHECK_EQ(rc, -ECANCELED);
-    CHECK_NEAR(cask_time() - t0, 1, 1e-6);
-    CHECK_EQ(cask_group_close(&g, rc), FAIL(1));
-    return 0;
-}
-
-TEST(tg_failure_reaches_every_wait)
-{
-    cask_fn bodies[] = {fut_wait, join_wait, gather_wait, fd_wait, wait_wait};
-    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        ct_log_reset();
-        CHECK_EQ(ct_run_virtual(every_wait_main, (void *)bodies[i]), 0);
-    }
-}

@@ -216,7 +216,8 @@ static int shield_main(void *arg)
 }
 TEST(shield_section) { CHECK_EQ(ct_run_virtual(shield_main, NULL), 0); }
 
-/* Every blocking call is reached by a scope's deadline at once (item 3). */
+/* Every blocking call is reached at once by a scope's deadline and by the failure of a group
+ * around it (the owner's wait in progress inside the group's block). */
 static int sc_nap(void *arg)
 {
     (void)arg;
@@ -309,6 +310,12 @@ static int b_fd(void)
 }
 static int (*const blocking[])(void) = {b_sleep, b_future, b_join, b_shield_join, b_gather,
                                         b_wait, b_as_completed, b_wait_for, b_group, b_fd};
+static int fails_later(void *arg)
+{
+    (void)arg;
+    int rc = cask_sleep(0.5);
+    return rc < 0 ? rc : CASK_EUSER - 1;
+}
 static int every_call_main(void *arg)
 {
     (void)arg;
@@ -321,7 +328,20 @@ static int every_call_main(void *arg)
         CHECK_EQ(cask_scope_close(&sc, rc), -ETIMEDOUT);
         CHECK_NEAR(cask_time() - t0, 0.5, 1e-6);
         CHECK_EQ(cask_sleep(0.01), 0);
+
+        t0 = cask_time();
+        cask_group g;
+        CHECK_EQ(cask_group_open(&g), 0);
+        CHECK_EQ(cask_group_spawn(&g, NULL, fails_later, NULL), 0);
+        rc = blocking[i]();
+        CHECK_EQ(rc, -ECANCELED);
+        CHECK_NEAR(cask_time() - t0, 0.5, 1e-6);
+        CHECK_EQ(cask_group_close(&g, rc), CASK_EUSER - 1);
+        CHECK_EQ(cask_sleep(0.01), 0);
     }
     return 0;
 }
-TEST(scope_reaches_every_blocking_call) { CHECK_EQ(ct_run_virtual(every_call_main, NULL), 0); }
+TEST(scope_and_group_reach_every_blocking_call)
+{
+    CHECK_EQ(ct_run_virtual(every_call_main, NULL), 0);
+}

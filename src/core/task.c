@@ -249,7 +249,9 @@ static bool join_on_cancel(struct cask__waiter *w)
     return false;
 }
 
-int cask_join(cask_task *c)
+int cask_join(cask_task *c) { return cask__join(c, false); }
+
+int cask__join(cask_task *c, bool shielded)
 {
     if (!c)
         return -EINVAL;
@@ -264,8 +266,8 @@ int cask_join(cask_task *c)
     if (c == self)
         return -EDEADLK;
     struct cask__waiter w;
-    cask__waiter_init(&w, "join", c);
-    w.on_cancel = join_on_cancel;
+    cask__waiter_init(&w, shielded ? "shield" : "join", c);
+    w.on_cancel = shielded ? NULL : join_on_cancel; /* NULL: a cancelled caller just leaves */
     w.task = self;
     cask__wq_push(&c->joiners, &w);
     int rc = cask__park(&w);

@@ -274,16 +274,11 @@ void cask_as_completed_free(cask_as_completed *it)
 
 int cask_wait_for(cask_task *t, double timeout)
 {
-    if (!t || isnan(timeout))
+    if (isnan(timeout))
         return -EINVAL;
-    cask_loop *l = cask__loop;
-    cask_task *self = l ? l->current : NULL;
-    if (t->state == CASK__T_DONE)
-        return cask_join(t);
-    if (!self || t->loop != l)
-        return -EPERM;
-    if (t == self)
-        return -EDEADLK;
+    cask_task *self = cask__self();
+    if (!t || !self || t->state == CASK__T_DONE || t->loop != self->loop || t == self)
+        return cask_join(t); /* its result, or the same errors as cask_join */
     if (cask__cancelled(self))
         return cask__cancel_now(self); /* as cask_join: t untouched */
     cask_scope sc;
@@ -299,31 +294,10 @@ int cask_wait_for(cask_task *t, double timeout)
     }
     /* a join in a timeout scope: on expiry the join cancels t and waits for it (join's own
      * cancellation rule); closing the scope turns that -ECANCELED into -ETIMEDOUT */
-    rc = cask__scope_open(&sc, CASK__SCOPE_TIMEOUT, deadline_of(l, timeout));
+    rc = cask__scope_open(&sc, CASK__SCOPE_TIMEOUT, deadline_of(self->loop, timeout));
     if (rc)
         return rc;
     return cask_scope_close(&sc, cask_join(t));
 }
 
-int cask_shield_join(cask_task *t)
-{
-    if (!t)
-        return -EINVAL;
-    cask_loop *l = cask__loop;
-    cask_task *self = l ? l->current : NULL;
-    if (t->state == CASK__T_DONE)
-        return cask_join(t);
-    if (!self || t->loop != l)
-        return -EPERM;
-    if (t == self)
-        return -EDEADLK;
-    struct cask__waiter w;
-    cask__waiter_init(&w, "shield", t);
-    w.task = self;
-    /* on_cancel NULL: a cancelled waiter just leaves; t runs on (asyncio.shield) */
-    cask__wq_push(&t->joiners, &w);
-    int rc = cask__park(&w);
-    if (t->state == CASK__T_DONE)
-        t->flags |= CASK__TF_RETRIEVED;
-    return rc;
-}
+int cask_shield_join(cask_task *t) { return cask__join(t, true); }
