@@ -533,3 +533,78 @@ static int start_cancel_main(void *arg)
     return 0;
 }
 TEST(tg_start_cancelled) { CHECK_EQ(ct_run_virtual(start_cancel_main, NULL), 0); }
+
+/* A started child that fails later fails the group like any child. */
+static int started_then_fails(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_started(NULL), 0);
+    int rc = cask_sleep(0.5);
+    return rc < 0 ? rc : FAIL(7);
+}
+static int start_fail_main(void *arg)
+{
+    (void)arg;
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_start(&g, NULL, started_then_fails, NULL, NULL), 0);
+    CHECK_EQ(cask_sleep(1), -ECANCELED);
+    CHECK_EQ(cask_group_close(&g, -ECANCELED), FAIL(7));
+    return 0;
+}
+TEST(tg_started_child_fails_later) { CHECK_EQ(ct_run_virtual(start_fail_main, NULL), 0); }
+
+/* Eager children: one fails inside the spawn call itself; the owner's next blocking call is
+ * cancelled and the next spawn is refused. */
+static int fails_at_once(void *arg)
+{
+    (void)arg;
+    return FAIL(1);
+}
+static int eager_main(void *arg)
+{
+    (void)arg;
+    struct kid k = {"a", 1, 0, NULL, NULL};
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_spawn(&g, NULL, kid, &k), 0); /* runs until its sleep */
+    CHECK_EQ(cask_group_spawn(&g, NULL, fails_at_once, NULL), 0);
+    CHECK_EQ(cask_group_spawn(&g, NULL, never, NULL), -ESHUTDOWN);
+    CHECK_EQ(cask_yield(), -ECANCELED);
+    CHECK_EQ(cask_group_close(&g, -ECANCELED), FAIL(1));
+    CHECK_LOG("a:start,a:cancelled");
+    return 0;
+}
+TEST(tg_eager_children)
+{
+    struct cask_config cfg = {.virtual_clock = true, .eager_tasks = true};
+    CHECK_EQ(cask_run_with(eager_main, NULL, &cfg), 0);
+}
+
+/* A failed group child is not reported as "nobody read its status": the group read it. */
+static int unread_main(void *arg)
+{
+    (void)arg;
+    cask_group g;
+    cask_task *t;
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_spawn(&g, &t, fails_at_once, NULL), 0);
+    CHECK_EQ(cask_group_close(&g, 0), FAIL(1));
+    cask_release(t);
+    return 0;
+}
+TEST(tg_failure_counts_as_read)
+{
+    fflush(stderr);
+    FILE *saved = stderr;
+    char buf[512] = "";
+    FILE *mem = fmemopen(buf, sizeof buf, "w");
+    CHECK(mem != NULL);
+    stderr = mem;
+    int rc = ct_run_virtual(unread_main, NULL);
+    fflush(mem);
+    stderr = saved;
+    fclose(mem);
+    CHECK_EQ(rc, 0);
+    CHECK_STR(buf, "");
+}
