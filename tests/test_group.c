@@ -608,3 +608,28 @@ TEST(tg_failure_counts_as_read)
     CHECK_EQ(rc, 0);
     CHECK_STR(buf, "");
 }
+
+/* Spawning into a group and closing it allocate nothing (once the stack pool is warm). */
+static int noop(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+static int one_round(void)
+{
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(cask_group_spawn(&g, NULL, noop, NULL), 0);
+    return cask_group_close(&g, 0);
+}
+static int alloc_free_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(one_round(), 0); /* warms the stack pool */
+    long before = ct_allocs_total();
+    CHECK_EQ(one_round(), 0);
+    CHECK_EQ(ct_allocs_total() - before, 0);
+    return 0;
+}
+TEST(tg_spawn_allocation_free) { CHECK_EQ(ct_run_virtual(alloc_free_main, NULL), 0); }

@@ -345,3 +345,40 @@ TEST(scope_and_group_reach_every_blocking_call)
 {
     CHECK_EQ(ct_run_virtual(every_call_main, NULL), 0);
 }
+
+/* cask_scope_cancel from another task (trio's cancel_scope.cancel()) and from a callback. */
+static int scope_holder(void *arg)
+{
+    cask_scope **out = arg;
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, INFINITY), 0);
+    *out = &sc;
+    int rc = cask_sleep(10);
+    *out = NULL;
+    ct_log("holder:%s", cask_errname(rc));
+    return cask_scope_close(&sc, rc);
+}
+static void cancel_scope_cb(void *arg)
+{
+    cask_scope **sc = arg;
+    CHECK_EQ(cask_scope_cancel(*sc), 0);
+}
+static int scope_cancel_main(void *arg)
+{
+    (void)arg;
+    cask_scope *sc = NULL;
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, scope_holder, &sc), 0);
+    CHECK_EQ(cask_sleep(1), 0);
+    CHECK(sc != NULL);
+    CHECK_EQ(cask_scope_cancel(sc), 0);
+    CHECK_EQ(cask_join(t), 0); /* move_on: the cancelled scope closes to 0 */
+    cask_release(t);
+    CHECK_EQ(cask_spawn(&t, scope_holder, &sc), 0);
+    CHECK_EQ(cask_call_later(NULL, 0.5, cancel_scope_cb, &sc), 0);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    CHECK_LOG("holder:ECANCELED,holder:ECANCELED");
+    return 0;
+}
+TEST(scope_cancel_from_elsewhere) { CHECK_EQ(ct_run_virtual(scope_cancel_main, NULL), 0); }
