@@ -91,7 +91,7 @@ static struct node *gen(struct node *parent, int depth)
         n->timeout = rnd(6) == 0 ? 0.01 * rnd(40) : 0;
         n->cancel_group = rnd(15) == 0;
         n->spawn_gap = rnd(2) == 0 ? 0.01 * rnd(5) : 0;
-        n->nkids = (int)rnd(MAXK + 1);
+        n->nkids = depth == 0 ? 3 + (int)rnd(MAXK - 2) : (int)rnd(MAXK + 1);
         for (int i = 0; i < n->nkids; i++) {
             n->kids[i] = gen(n, depth + 1);
             if (!n->kids[i]) {
