@@ -12,6 +12,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+/* ThreadSanitizer makes every fiber switch and loop costly: fewer seeds there */
+#if defined(__SANITIZE_THREAD__)
+#define DEFAULT_SEEDS 1000
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DEFAULT_SEEDS 1000
+#endif
+#endif
+#ifndef DEFAULT_SEEDS
+#define DEFAULT_SEEDS 10000
+#endif
+
 static unsigned long cur_seed;
 /* what the seeds exercised, printed with CASK_FUZZ_STATS=1 */
 static struct {
@@ -352,7 +364,7 @@ TEST_T(group_fuzz, 60)
         return;
     }
     const char *ns = getenv("CASK_FUZZ_SEEDS");
-    unsigned long n = ns ? strtoul(ns, NULL, 10) : 10000;
+    unsigned long n = ns ? strtoul(ns, NULL, 10) : DEFAULT_SEEDS;
     for (unsigned long s = 1; s <= n; s++)
         run_seed(s);
     if (getenv("CASK_FUZZ_STATS"))
