@@ -430,10 +430,10 @@ typedef struct cask_group {
     /* private: do not touch */
     cask_scope scope_; /* the block, on the owner's scope stack */
     cask_task *owner_;
-    cask_task *head_, *tail_; /* children still running, in spawn order */
-    size_t live_;             /* their number */
-    void *closer_;            /* the owner's waiter while it waits in close */
-    void *starts_;            /* pending cask_group_start calls */
+    cask_task *head_, *tail_;          /* children still running, in spawn order */
+    size_t live_;                      /* their number */
+    void *closer_;                     /* the owner's waiter while it waits in close */
+    struct cask__group_start *starts_; /* pending cask_group_start calls */
     uint32_t state_;
     int first_;      /* the first failure, 0 if none */
     size_t nerrors_; /* every failure counted */

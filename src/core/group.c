@@ -16,9 +16,9 @@ enum {
 };
 
 /* A pending cask_group_start, on the starter's stack. */
-struct start {
+struct cask__group_start {
     struct cask__waiter w; /* the starter parks here; w.obj is the child */
-    struct start *next;
+    struct cask__group_start *next;
     cask_group *group;
     void *value;
     int status;
@@ -48,7 +48,7 @@ static bool parked_on(const struct cask__waiter *w)
     return w->task->state == CASK__T_PARKED && w->task->waiter == w;
 }
 
-static void start_finish(struct start *s, int status)
+static void start_finish(struct cask__group_start *s, int status)
 {
     s->done = true;
     s->status = status;
@@ -99,9 +99,10 @@ static void record_failure(cask_group *g, int status)
     group_abort(g);
 }
 
-static struct start *start_of(cask_group *g, const cask_task *t, struct start ***link)
+static struct cask__group_start *start_of(cask_group *g, const cask_task *t,
+                                          struct cask__group_start ***link)
 {
-    for (struct start **p = (struct start **)&g->starts_; *p; p = &(*p)->next) {
+    for (struct cask__group_start **p = &g->starts_; *p; p = &(*p)->next) {
         if ((*p)->w.obj == t) {
             if (link)
                 *link = p;
@@ -117,8 +118,8 @@ static void child_done(cask_task *t)
     cask_group *g = t->group;
     int status = t->status;
     child_unlink(g, t);
-    struct start **link;
-    struct start *s = g->starts_ ? start_of(g, t, &link) : NULL;
+    struct cask__group_start **link;
+    struct cask__group_start *s = g->starts_ ? start_of(g, t, &link) : NULL;
     if (s) {
         /* it ended before reporting it started: its status goes to the starter */
         *link = s->next;
@@ -207,7 +208,7 @@ static bool start_on_cancel(struct cask__waiter *w)
 
 static void start_link(cask_task *t, void *ctx)
 {
-    struct start *s = ctx;
+    struct cask__group_start *s = ctx;
     s->w.obj = t; /* before it can run: an eager child may call cask_started at once */
     child_link(t, s->group);
 }
@@ -224,7 +225,7 @@ int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg, void
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
-    struct start s;
+    struct cask__group_start s;
     cask__waiter_init(&s.w, "group start", NULL);
     s.w.on_cancel = start_on_cancel;
     s.w.task = self;
@@ -258,8 +259,8 @@ int cask_started(void *value)
     if (!self)
         return -EPERM;
     cask_group *g = self->group;
-    struct start **link;
-    struct start *s = g && g->starts_ ? start_of(g, self, &link) : NULL;
+    struct cask__group_start **link;
+    struct cask__group_start *s = g && g->starts_ ? start_of(g, self, &link) : NULL;
     if (!s)
         return -EINVAL;
     *link = s->next;
