@@ -41,14 +41,14 @@ struct waitset {
 };
 
 /* True if a task ending with status satisfies a FIRST_COMPLETED / FIRST_EXCEPTION wait. */
-static bool fails(int mode, int status)
+static bool satisfies(int mode, int status)
 {
     return mode == CASK_FIRST_COMPLETED || (status < 0 && status != -ECANCELED);
 }
 
 static bool wait_satisfied(const struct waitset *ws, int status)
 {
-    return ws->pending == 0 || (ws->mode != CASK_ALL_COMPLETED && fails(ws->mode, status));
+    return ws->pending == 0 || (ws->mode != CASK_ALL_COMPLETED && satisfies(ws->mode, status));
 }
 
 static void wait_notify(struct cask__waiter *w, int status)
@@ -96,7 +96,7 @@ int cask_wait(cask_task *const *tasks, size_t n, int mode, double timeout, size_
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->state != CASK__T_DONE)
             ws.pending++;
-        else if (mode != CASK_ALL_COMPLETED && fails(mode, tasks[i]->status))
+        else if (mode != CASK_ALL_COMPLETED && satisfies(mode, tasks[i]->status))
             ready = true; /* already satisfied (W3: an earlier failure returns at once) */
     }
     if (ws.pending == 0)
@@ -253,9 +253,7 @@ int cask_as_completed_next(cask_as_completed *it, cask_task **t)
         if (rc < 0)
             return rc;
     }
-    cask_task *done = it->finished[it->given++];
-    done->flags |= CASK__TF_RETRIEVED;
-    *t = done;
+    *t = it->finished[it->given++]; /* its status is read (and marked read) by the caller */
     return 1;
 }
 
