@@ -633,3 +633,29 @@ static int alloc_free_main(void *arg)
     return 0;
 }
 TEST(tg_spawn_allocation_free) { CHECK_EQ(ct_run_virtual(alloc_free_main, NULL), 0); }
+
+/* cask_run ends while a background task's group runs: the shutdown cancels the owner, the
+ * group cancels and joins its children, nothing leaks. */
+static int bg_owner(void *arg)
+{
+    (void)arg;
+    static struct kid k1 = {"x", 10, 0, NULL, NULL}, k2 = {"y", 10, 0, NULL, NULL};
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_spawn(&g, NULL, kid, &k1), 0);
+    CHECK_EQ(cask_group_spawn(&g, NULL, kid, &k2), 0);
+    int rc = cask_group_close(&g, 0);
+    ct_log("owner:%s", cask_errname(rc));
+    return rc;
+}
+static int shutdown_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_spawn(NULL, bg_owner, NULL), 0);
+    return cask_sleep(1);
+}
+TEST(tg_loop_shutdown)
+{
+    CHECK_EQ(ct_run_virtual(shutdown_main, NULL), 0);
+    CHECK_LOG("x:start,y:start,y:cancelled,x:cancelled,owner:ECANCELED");
+}
