@@ -391,8 +391,6 @@ int cask_fd_forget(int fd);
 /* Structured concurrency: groups, wait, wait_for, as_completed, shield                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* (structured concurrency API goes here) */
-
 /*
  * Task groups (asyncio.TaskGroup, trio's nursery). A group is a struct the owner keeps on its
  * stack for the length of a block, like a scope:
