@@ -45,7 +45,9 @@ static int child(void *arg)
 static int spawn_main(void *arg)
 {
     (void)arg;
-    struct cask_spawn_opts o = {.stack_size = 4 * CASK_STACK_DEFAULT};
+    struct cask_loop_stats stats;
+    CHECK_EQ(cask_loop_stats(&stats), 0);
+    struct cask_spawn_opts o = {.stack_size = 2 * stats.stack_size};
     int ran = 0, failures = 0;
     for (long n = 1; n < MAX_N; n++) {
         cask_task *t = (cask_task *)&t;
@@ -110,7 +112,7 @@ TEST(alloc_run_enomem)
 
 /* ---- the walk: a scenario using everything that allocates, failed at every step ---- */
 
-#define NKIDS 70 /* more than one stack chunk (64 stacks of 64 KiB) and a large gather */
+#define NKIDS 70 /* more than one 4 MiB stack chunk (64 KiB stacks) and a large gather */
 
 struct scenario {
     int enomem;     /* calls that returned -ENOMEM */
