@@ -122,7 +122,8 @@ def main():
     runner = shlex.split(a.runner)
     if a.showcase:
         for n in names:
-            print(f"\n=== examples/{n}.c: {describe(os.path.join(a.src, n + '.c'))}", flush=True)
+            what = describe(os.path.join(a.src, n + ".c"))
+            print(f"\n=== examples/{n}.c" + (f": {what}" if what else ""), flush=True)
             _, rc, _ = run(runner + [os.path.join(a.bin, n)], a.timeout, echo=True)
             if rc != 0:
                 print("(timed out)" if rc == "timeout" else f"(exit status {rc})")
