@@ -21,13 +21,11 @@ const char *cask_strerror(int status)
         return strerror_buf;
     }
     switch (-status) {
-#define X(code, text)                                                                          \
-    case code:                                                                                 \
-        return text;
+#define X(code, text)                                                                              \
+    case code: return text;
         CASK_ERRNO_MAP(X)
 #undef X
-    default:
-        return strerror(-status);
+    default: return strerror(-status);
     }
 }
 
@@ -40,9 +38,8 @@ const char *cask_errname(int status)
         return errname_buf;
     }
     switch (-status) {
-#define X(code, text)                                                                          \
-    case code:                                                                                 \
-        return #code;
+#define X(code, text)                                                                              \
+    case code: return #code;
         CASK_ERRNO_MAP(X)
 #undef X
     default: {
