@@ -36,8 +36,8 @@ static int fetch_data(void *arg)
 static int main_task(void *arg)
 {
     (void)arg;
-    struct fetch req[3] = {{.id = 1, .sleep_time = 2}, {.id = 2, .sleep_time = 3},
-                           {.id = 3, .sleep_time = 1}};
+    struct fetch req[3] = {
+        {.id = 1, .sleep_time = 2}, {.id = 2, .sleep_time = 3}, {.id = 3, .sleep_time = 1}};
     cask_task *task[3];
     for (int i = 0; i < 3; i++) {
         int rc = cask_spawn(&task[i], fetch_data, &req[i]); /* asyncio.create_task(...) */

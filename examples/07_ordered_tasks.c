@@ -34,8 +34,8 @@ static int fetch_data(void *arg)
 static int main_task(void *arg)
 {
     (void)arg;
-    struct fetch req[3] = {{.id = 1, .sleep_time = 2}, {.id = 2, .sleep_time = 3},
-                           {.id = 3, .sleep_time = 1}};
+    struct fetch req[3] = {
+        {.id = 1, .sleep_time = 2}, {.id = 2, .sleep_time = 3}, {.id = 3, .sleep_time = 1}};
     cask_task *task1, *task2, *task3;
     int rc = cask_spawn(&task1, fetch_data, &req[0]);
     if (rc < 0)

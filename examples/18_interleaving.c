@@ -52,6 +52,7 @@ static int main_task(void *arg)
     rc = cask_spawn(&task2, print_numbers, NULL);
     if (rc < 0)
         return rc; /* cask_run cancels and cleans up task1 */
+
     rc = cask_join(task1); /* value = await task1 */
     if (rc == 0) {
         printf("{'data': %d}\n", fetch.data);

@@ -13,9 +13,9 @@
 struct child {
     const char *name;
     double delay;
-    int status;     /* returned after the sleep */
-    int sleep_rc;   /* what its sleep returned */
-    double end;     /* cask_time() when it ended */
+    int status;   /* returned after the sleep */
+    int sleep_rc; /* what its sleep returned */
+    double end;   /* cask_time() when it ended */
 };
 
 static int child_fn(void *arg)
@@ -250,7 +250,7 @@ TEST(f2_future_failure_reported_once)
     capture_begin(&cap);
     CHECK_EQ(ct_run_virtual(f2_future_main, &r), 0);
     CHECK_EQ(capture_end(&cap, "future '"), 1); /* kept, at close */
-    CHECK_EQ(r.reports, 1);                      /* unread, when freed */
+    CHECK_EQ(r.reports, 1);                     /* unread, when freed */
 }
 
 /* ---- T1, T2 ---- */
@@ -552,7 +552,7 @@ static int g1_main(void *arg)
     double t0 = cask_time();
     CHECK_EQ(cask_gather(t, 3, st), 0);
     CHECK_NEAR(cask_time() - t0, 0.3, 1e-9);
-    CHECK_LOG("b,c,a"); /* finishing order */
+    CHECK_LOG("b,c,a");  /* finishing order */
     CHECK_EQ(st[0], 10); /* statuses in argument order */
     CHECK_EQ(st[1], 11);
     CHECK_EQ(st[2], 12);
@@ -569,9 +569,8 @@ TEST(g1_gather_argument_order) { CHECK_EQ(ct_run_virtual(g1_main, NULL), 0); }
 static int g2_main(void *arg)
 {
     (void)arg;
-    struct child c[3] = {{"a", 0.2, 0, 0, 0},
-                         {"b", 0.1, CASK_EUSER - 2, 0, 0},
-                         {"c", 0.3, CASK_EUSER - 3, 0, 0}};
+    struct child c[3] = {
+        {"a", 0.2, 0, 0, 0}, {"b", 0.1, CASK_EUSER - 2, 0, 0}, {"c", 0.3, CASK_EUSER - 3, 0, 0}};
     cask_task *t[3];
     for (int i = 0; i < 3; i++)
         CHECK_EQ(cask_spawn(&t[i], child_fn, &c[i]), 0);
@@ -596,9 +595,8 @@ TEST(g2_gather_first_error) { CHECK_EQ(ct_run_virtual(g2_main, NULL), 0); }
 static int g3_main(void *arg)
 {
     (void)arg;
-    struct child c[3] = {{"a", 0.2, 4, 0, 0},
-                         {"b", 0.1, CASK_EUSER - 2, 0, 0},
-                         {"c", 0.3, 0, 0, 0}};
+    struct child c[3] = {
+        {"a", 0.2, 4, 0, 0}, {"b", 0.1, CASK_EUSER - 2, 0, 0}, {"c", 0.3, 0, 0, 0}};
     cask_task *t[3];
     int st[3] = {-1, -1, -1};
     for (int i = 0; i < 3; i++)
