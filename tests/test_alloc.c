@@ -10,6 +10,48 @@
 
 #define MAX_N 2000 /* far more allocations than any scenario below makes */
 
+/* ---- helpers ---- */
+
+static void count_cb(void *arg) { (*(int *)arg)++; }
+static void count_future_cb(cask_future *f, void *arg)
+{
+    (void)f;
+    (*(int *)arg)++;
+}
+/* A task that sleeps (the timer heap may need to grow) and counts itself. */
+static int child(void *arg)
+{
+    int rc = cask_sleep(0.01);
+    if (rc < 0)
+        return rc;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* After an -ENOMEM: with allocation working again, every kind of object still works. */
+static void check_usable(void)
+{
+    int ran = 0;
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, child, &ran), 0);
+    cask_future *f;
+    CHECK_EQ(cask_future_new(&f), 0);
+    CHECK_EQ(cask_future_set_result(f, &ran), 0);
+    void *v = NULL;
+    CHECK_EQ(cask_future_await(f, &v), 0);
+    CHECK(v == &ran);
+    cask_future_free(f);
+    int calls = 0;
+    cask_handle *h;
+    CHECK_EQ(cask_call_soon(&h, count_cb, &calls), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(calls, 1);
+    cask_handle_release(h);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    CHECK_EQ(ran, 1);
+}
+
 /* ---- focused cases: cask_future_new and cask_spawn ---- */
 
 static int future_new_main(void *arg)
@@ -21,25 +63,11 @@ static int future_new_main(void *arg)
     CHECK_EQ(cask_future_new(&f), -ENOMEM);
     CHECK(f == NULL);
     CHECK_EQ(ct_allocs_live(), live);
-    /* the loop is still usable: the next one works */
-    CHECK_EQ(cask_future_new(&f), 0);
-    CHECK_EQ(cask_future_set_result(f, &live), 0);
-    void *v = NULL;
-    CHECK_EQ(cask_future_await(f, &v), 0);
-    CHECK(v == &live);
-    cask_future_free(f);
+    ct_fail_alloc_after(0);
+    check_usable();
     return 0;
 }
 TEST(alloc_future_new_enomem) { CHECK_EQ(ct_run_virtual(future_new_main, NULL), 0); }
-
-static int child(void *arg)
-{
-    int rc = cask_sleep(0.01);
-    if (rc < 0)
-        return rc;
-    (*(int *)arg)++;
-    return 0;
-}
 
 /* Spawns with a stack size new to this loop: its pool and first chunk are allocated. */
 static int spawn_main(void *arg)
@@ -61,13 +89,7 @@ static int spawn_main(void *arg)
             CHECK(t == NULL);
             CHECK(made <= 1); /* at most the pool, kept by the loop for the next spawn */
             CHECK_EQ(ran, 0);
-            /* the loop is usable: a default-size task runs */
-            cask_task *u;
-            CHECK_EQ(cask_spawn(&u, child, &ran), 0);
-            CHECK_EQ(cask_join(u), 0);
-            cask_release(u);
-            CHECK_EQ(ran, 1);
-            ran = 0;
+            check_usable();
             continue;
         }
         CHECK_EQ(rc, 0);
@@ -120,46 +142,6 @@ struct scenario {
     bool completed; /* every step succeeded */
 };
 
-static void count_cb(void *arg) { ((struct scenario *)arg)->count++; }
-static void count_future_cb(cask_future *f, void *arg)
-{
-    (void)f;
-    ((struct scenario *)arg)->count++;
-}
-static int kid(void *arg)
-{
-    struct scenario *s = arg;
-    int rc = cask_sleep(0.01); /* the timer heap may need to grow */
-    if (rc < 0)
-        return rc;
-    s->count++;
-    return 0;
-}
-
-/* After an -ENOMEM: with allocation working again, every kind of object still works. */
-static void check_usable(void)
-{
-    int ran = 0;
-    cask_task *t;
-    CHECK_EQ(cask_spawn(&t, child, &ran), 0);
-    cask_future *f;
-    CHECK_EQ(cask_future_new(&f), 0);
-    CHECK_EQ(cask_future_set_result(f, &ran), 0);
-    void *v = NULL;
-    CHECK_EQ(cask_future_await(f, &v), 0);
-    CHECK(v == &ran);
-    cask_future_free(f);
-    struct scenario calls = {0};
-    cask_handle *h;
-    CHECK_EQ(cask_call_soon(&h, count_cb, &calls), 0);
-    CHECK_EQ(cask_yield(), 0);
-    CHECK_EQ(calls.count, 1);
-    cask_handle_release(h);
-    CHECK_EQ(cask_join(t), 0);
-    cask_release(t);
-    CHECK_EQ(ran, 1);
-}
-
 /* A call returned -ENOMEM: count it, stop failing allocations, check the loop still works. */
 static void on_enomem(struct scenario *s)
 {
@@ -177,11 +159,11 @@ static int scenario_main(void *arg)
     int nkids = 0;
     int rc = cask_future_new(&f);
     if (rc == 0)
-        rc = cask_future_add_done_callback(f, count_future_cb, s);
+        rc = cask_future_add_done_callback(f, count_future_cb, &s->count);
     if (rc == 0)
-        rc = cask_call_later(&h, 0.005, count_cb, s);
+        rc = cask_call_later(&h, 0.005, count_cb, &s->count);
     while (rc == 0 && nkids < NKIDS) {
-        rc = cask_spawn(&kids[nkids], kid, s);
+        rc = cask_spawn(&kids[nkids], child, &s->count);
         if (rc == 0)
             nkids++;
     }
