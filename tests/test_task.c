@@ -769,3 +769,98 @@ TEST(r2_run_inside_loop_ebusy)
     CHECK_EQ(cask_run(r2_inner, NULL), 0); /* and a new loop can run afterwards */
     CHECK_LOG("inner ran");
 }
+
+/* ---- task state, names and misuse ---- */
+
+struct cb_join {
+    cask_task *t;
+    int rc;
+};
+static void join_cb(void *arg)
+{
+    struct cb_join *j = arg;
+    j->rc = cask_join(j->t); /* not in a task: only a finished task can be "joined" here */
+}
+static int state_main(void *arg)
+{
+    (void)arg;
+    struct child c = {"c", 0.1, 3, 0, 0};
+    struct cask_spawn_opts o = {.name = "fetch"};
+    cask_task *t, *u;
+    CHECK_EQ(cask_spawn_with(&t, child_fn, &c, &o), 0);
+    CHECK_EQ(cask_spawn(&u, child_fn, &c), 0);
+    CHECK_STR(cask_task_name(t), "fetch");
+    CHECK_STR(cask_task_name(u), "Task-3");
+    CHECK_EQ(cask_task_id(t), 2);
+    CHECK_EQ(cask_task_set_name(u, "a-name-longer-than-thirty-one-bytes"), 0);
+    CHECK_STR(cask_task_name(u), "a-name-longer-than-thirty-one-b");
+    int st = 99;
+    CHECK_EQ(cask_task_status(t, &st), -EAGAIN); /* InvalidStateError: not done */
+    CHECK_EQ(st, 99);
+    CHECK(!cask_task_done(t));
+    struct cb_join j = {t, 0};
+    CHECK_EQ(cask_call_soon(NULL, join_cb, &j), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(j.rc, -EPERM);                /* a callback cannot wait */
+    CHECK_EQ(cask_gather(&t, 1, NULL), 0); /* a positive status is a success */
+    CHECK(cask_task_done(t));
+    CHECK_EQ(cask_task_status(t, &st), 0);
+    CHECK_EQ(st, 3);
+    CHECK_EQ(cask_call_soon(NULL, join_cb, &j), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(j.rc, 3); /* finished: its status, from anywhere */
+    CHECK_EQ(cask_join(u), 3);
+    CHECK_EQ(cask_task_status(NULL, &st), -EINVAL);
+    cask_release(t);
+    cask_release(u);
+    cask_release(NULL);
+    return 0;
+}
+TEST(task_state_names_misuse)
+{
+    CHECK_EQ(ct_run_virtual(state_main, NULL), 0);
+    cask_task *none = NULL;
+    CHECK_EQ(cask_gather(&none, 0, NULL), -EPERM); /* outside a task */
+}
+
+/* await task, cancelled: the child is cancelled and waited for; its status is the result. */
+static int stubborn_child(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sleep(10), -ECANCELED);
+    CHECK_EQ(cask_uncancel(cask_current()), 0);
+    CHECK_EQ(cask_sleep(0.1), 0); /* cleanup that takes time */
+    return 5;
+}
+struct stubborn {
+    int join_rc, next_rc;
+    double join_end;
+};
+static int stubborn_parent(void *arg)
+{
+    struct stubborn *s = arg;
+    cask_task *c;
+    CHECK_EQ(cask_spawn(&c, stubborn_child, NULL), 0);
+    s->join_rc = cask_join(c);
+    s->join_end = cask_time();
+    s->next_rc = cask_sleep(1); /* the parent's own cancellation is still pending */
+    cask_release(c);
+    return s->next_rc;
+}
+static int join_cancel_main(void *arg)
+{
+    (void)arg;
+    struct stubborn s = {0, 0, 0};
+    cask_task *p;
+    CHECK_EQ(cask_spawn(&p, stubborn_parent, &s), 0);
+    CHECK_EQ(cask_sleep(0.5), 0);
+    double t0 = cask_time();
+    CHECK(cask_cancel(p));
+    CHECK_EQ(cask_join(p), -ECANCELED);
+    CHECK_EQ(s.join_rc, 5);
+    CHECK_NEAR(s.join_end - t0, 0.1, 1e-9);
+    CHECK_EQ(s.next_rc, -ECANCELED);
+    cask_release(p);
+    return 0;
+}
+TEST(join_cancelled_waits_for_child) { CHECK_EQ(ct_run_virtual(join_cancel_main, NULL), 0); }
