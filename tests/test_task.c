@@ -864,3 +864,46 @@ static int join_cancel_main(void *arg)
     return 0;
 }
 TEST(join_cancelled_waits_for_child) { CHECK_EQ(ct_run_virtual(join_cancel_main, NULL), 0); }
+
+/* A future completed and freed at once by its owner: its waiters still get the outcome, and
+ * an error handed to a waiter counts as read. */
+struct early_free {
+    cask_future *f;
+    int rc;
+};
+static int early_free_waiter(void *arg)
+{
+    struct early_free *e = arg;
+    e->rc = cask_future_await(e->f, NULL);
+    return 0;
+}
+static int early_free_main(void *arg)
+{
+    struct f2 *r = arg;
+    struct early_free e[2] = {{NULL, 1}, {NULL, 1}};
+    cask_task *t[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(cask_future_new(&e[i].f), 0);
+        CHECK_EQ(cask_spawn(&t[i], early_free_waiter, &e[i]), 0);
+    }
+    CHECK_EQ(cask_yield(), 0); /* both wait */
+    struct capture cap;
+    capture_begin(&cap);
+    CHECK_EQ(cask_future_set_error(e[0].f, -EIO), 0);
+    cask_future_free(e[0].f);
+    CHECK_EQ(cask_future_set_result(e[1].f, NULL), 0);
+    cask_future_free(e[1].f);
+    CHECK_EQ(cask_gather(t, 2, NULL), 0);
+    r->reports = capture_end(&cap, "future '");
+    CHECK_EQ(e[0].rc, -EIO);
+    CHECK_EQ(e[1].rc, 0);
+    for (int i = 0; i < 2; i++)
+        cask_release(t[i]);
+    return 0;
+}
+TEST(f2_future_freed_after_completion)
+{
+    struct f2 r = {0};
+    CHECK_EQ(ct_run_virtual(early_free_main, &r), 0);
+    CHECK_EQ(r.reports, 0);
+}
