@@ -907,3 +907,42 @@ TEST(f2_future_freed_after_completion)
     CHECK_EQ(ct_run_virtual(early_free_main, &r), 0);
     CHECK_EQ(r.reports, 0);
 }
+
+/* More than 16 tasks: gather's per-task waiters are allocated instead of on the stack. */
+#define NBIG 40
+static int big_child(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    int rc = cask_sleep(0.001 * (double)(NBIG - i)); /* finish in reverse order */
+    return rc < 0 ? rc : (int)i;
+}
+static int big_gatherer(void *arg) { return cask_gather(arg, NBIG, NULL); }
+static int g_big_main(void *arg)
+{
+    (void)arg;
+    cask_task *t[NBIG];
+    int st[NBIG];
+    for (intptr_t i = 0; i < NBIG; i++)
+        CHECK_EQ(cask_spawn(&t[i], big_child, (void *)i), 0);
+    CHECK_EQ(cask_gather(t, NBIG, st), 0);
+    for (int i = 0; i < NBIG; i++) {
+        CHECK_EQ(st[i], i);
+        cask_release(t[i]);
+    }
+    /* and cancelled while gathering: every child is cancelled */
+    for (intptr_t i = 0; i < NBIG; i++)
+        CHECK_EQ(cask_spawn(&t[i], big_child, (void *)i), 0);
+    cask_task *g;
+    CHECK_EQ(cask_spawn(&g, big_gatherer, t), 0);
+    CHECK_EQ(cask_sleep(0.0105), 0); /* the last 10 have finished */
+    CHECK(cask_cancel(g));
+    CHECK_EQ(cask_join(g), -ECANCELED);
+    for (int i = 0; i < NBIG; i++) {
+        CHECK(cask_task_done(t[i]));
+        CHECK_EQ(cask_task_cancelled(t[i]), i < NBIG - 10);
+        cask_release(t[i]);
+    }
+    cask_release(g);
+    return 0;
+}
+TEST(g_gather_many_tasks) { CHECK_EQ(ct_run_virtual(g_big_main, NULL), 0); }
