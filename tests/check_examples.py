@@ -65,9 +65,12 @@ def run(cmd, timeout, echo=False):
 def describe(src):
     """The first paragraph of the source's head comment, without the file name: what it shows."""
     try:
-        head = open(src, encoding="utf-8").read().split("*/", 1)[0]
+        text = open(src, encoding="utf-8").read().lstrip()
     except OSError:
         return ""
+    if not text.startswith("/*"):
+        return ""  # no head comment
+    head = text.split("*/", 1)[0]
     words = []
     for line in head.splitlines():
         line = line.strip().lstrip("/*").strip()
