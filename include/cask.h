@@ -154,7 +154,7 @@ double cask_time(void);
 /*
  * asyncio.sleep(seconds). 0 (or less) yields exactly one loop iteration.
  * Returns 0, or -ECANCELED (cancelled; it returns at once), -EPERM (not in a task),
- * -EINVAL (seconds is NaN).
+ * -EINVAL (seconds is NaN), -ENOMEM (the timer heap could not grow).
  */
 CASK_MUST_CHECK int cask_sleep(double seconds);
 /* Sleeps until cask_time() >= when. Errors as cask_sleep. */
