@@ -54,6 +54,7 @@ struct fz {
     bool workers_done;
     double calm_at; /* no more cancels or timeouts from then on: a lost wakeup then hangs */
     unsigned protect; /* tasks chaos never cancels and that never time out (bit mask) */
+    bool through_calm; /* producers go on after the calm point */
 };
 static struct fz F;
 
@@ -121,7 +122,8 @@ static void run_workers(int n, cask_fn fn)
 {
     F.ntasks = n;
     F.workers_done = false;
-    F.calm_at = cask_time() + 0.001 * (double)rnd(100);
+    F.calm_at = cask_time() + 0.001 * (double)rnd(60);
+    F.through_calm = chance(50);
     for (int i = 0; i < n; i++) {
         F.cancel_marked[i] = false;
         F.deadline[i] = INFINITY;
@@ -556,103 +558,138 @@ static int ping_scenario(void *arg)
 
 TEST_T(fuzz_cond_ping, 60) { fuzz("cond_ping", ping_scenario, SEEDS); }
 
-/* ---- queue: every get returns the item the model predicts ---- */
+/* ---- queue: every item put is got once or left; none got that was not put ---- */
 
-#define QMAX 512
+/* An item is producer + MAXT * sequence number; in a priority queue its value is its priority
+ * too. The model tracks each item's state. Getters handed an item and cancelled give it back
+ * to the front, which may reorder items under cancellation; FIFO order per producer is checked
+ * in the seeds where consumers are never cancelled. */
+#define QITEMS 4096
+enum { Q_NONE, Q_PUTTING, Q_PUT, Q_FAILED, Q_GOT };
 static struct {
     cask_queue *q;
     enum cask_queue_kind kind;
-    intptr_t model[QMAX]; /* items in put order */
-    int n;
-    intptr_t next_item;
-    int got, put, dropped;
+    unsigned char st[QITEMS];
+    int seqno[MAXT];
+    int last_got[MAXT]; /* per producer: the last sequence number got (FIFO check) */
+    bool check_order;
     int nproducers, producers_left;
-    unsigned char seen[QMAX * 4];
+    int put, got, failed, dropped;
 } Q;
 
-static void model_put(intptr_t item)
+static intptr_t q_new_item(int producer)
 {
-    FZ_CHECK(Q.n < QMAX);
-    Q.model[Q.n++] = item;
-    Q.put++;
-    FZ_CHECK(cask_queue_qsize(Q.q) == (size_t)Q.n);
+    int seq = Q.seqno[producer]++;
+    intptr_t item = (intptr_t)producer + (intptr_t)MAXT * seq;
+    FZ_CHECK(item < QITEMS);
+    FZ_CHECK(Q.st[item] == Q_NONE);
+    Q.st[item] = Q_PUTTING;
+    return item;
 }
 
-static void model_get(intptr_t item)
+static void q_put_done(intptr_t item, int rc)
 {
-    int k;
-    if (Q.kind == CASK_QUEUE_FIFO) {
-        k = 0;
-    } else if (Q.kind == CASK_QUEUE_LIFO) {
-        k = Q.n - 1;
+    if (rc == 0) {
+        Q.put++;
+        if (Q.st[item] == Q_PUTTING)
+            Q.st[item] = Q_PUT; /* else already got: handed over while the put waited */
     } else {
-        k = 0;
-        for (int j = 1; j < Q.n; j++)
-            if (Q.model[j] < Q.model[k])
-                k = j;
+        FZ_CHECK(Q.st[item] == Q_PUTTING); /* a failed put's item is never got */
+        Q.st[item] = Q_FAILED;
+        Q.failed++;
     }
-    FZ_CHECK(Q.n > 0);
-    FZ_CHECK(item == Q.model[k]);
-    FZ_CHECK(!Q.seen[item]);
-    Q.seen[item] = 1;
-    memmove(&Q.model[k], &Q.model[k + 1], (size_t)(Q.n - k - 1) * sizeof Q.model[0]);
-    Q.n--;
+}
+
+static void q_got(intptr_t item)
+{
+    FZ_CHECK(item >= 0 && item < QITEMS);
+    FZ_CHECK(Q.st[item] == Q_PUTTING || Q.st[item] == Q_PUT);
+    Q.st[item] = Q_GOT;
     Q.got++;
-    FZ_CHECK(cask_queue_qsize(Q.q) == (size_t)Q.n);
+    int producer = (int)(item % MAXT), seq = (int)(item / MAXT);
+    if (Q.check_order && Q.kind == CASK_QUEUE_FIFO)
+        FZ_CHECK(seq > Q.last_got[producer]);
+    Q.last_got[producer] = seq;
+}
+
+/* After the scenario: what is left in the queue was put and not got, and nothing else is. */
+static void q_drain_check(void)
+{
+    void *item;
+    int rc;
+    while ((rc = cask_queue_get_nowait(Q.q, &item)) == 0)
+        q_got((intptr_t)item);
+    FZ_CHECK(rc == -EAGAIN || rc == -ESHUTDOWN);
+    int left = 0;
+    for (int i = 0; i < QITEMS; i++) {
+        FZ_CHECK(Q.st[i] != Q_PUTTING);
+        left += Q.st[i] == Q_PUT;
+    }
+    FZ_CHECK(left == Q.dropped); /* only an immediate shutdown loses items, on purpose */
+    FZ_CHECK(Q.put == Q.got + Q.dropped);
+}
+
+static int q_consume(int i, bool nowait)
+{
+    void *item;
+    int rc;
+    if (nowait) {
+        rc = cask_queue_get_nowait(Q.q, &item);
+        FZ_CHECK(rc == 0 || rc == -EAGAIN || rc == -ESHUTDOWN);
+    } else {
+        cask_scope sc;
+        bool to = maybe_timeout(i, &sc);
+        rc = cask_queue_get(Q.q, &item);
+        if (rc == 0)
+            q_got((intptr_t)item);
+        rc = end_timeout(i, to, &sc, rc);
+        FZ_CHECK(rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT || rc == -ESHUTDOWN);
+        if (rc == 0)
+            FZ_CHECK(cask_queue_task_done(Q.q) == 0);
+        return rc;
+    }
+    if (rc == 0) {
+        q_got((intptr_t)item);
+        FZ_CHECK(cask_queue_task_done(Q.q) == 0);
+    }
+    return rc;
+}
+
+static int q_produce(int i, bool nowait)
+{
+    intptr_t item = q_new_item(i);
+    int rc;
+    if (nowait) {
+        rc = cask_queue_put_nowait(Q.q, (void *)item);
+        q_put_done(item, rc);
+        FZ_CHECK(rc == 0 || rc == -EAGAIN || rc == -ESHUTDOWN);
+        return rc;
+    }
+    cask_scope sc;
+    bool to = maybe_timeout(i, &sc);
+    rc = cask_queue_put(Q.q, (void *)item);
+    q_put_done(item, rc);
+    rc = end_timeout(i, to, &sc, rc);
+    FZ_CHECK(rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT || rc == -ESHUTDOWN);
+    return rc;
 }
 
 static int queue_worker(void *arg)
 {
     int i = (int)(intptr_t)arg;
     bool producer = i < Q.nproducers;
-    for (int op = 0; !producer || (op < F.ops && cask_time() < F.calm_at); op++) {
+    /* producers stop at the calm point in half the seeds (a wakeup lost to a cancellation just
+     * before is then not healed by later puts), and go on through it in the others (a wakeup
+     * lost without any cancellation then shows) */
+    for (int op = 0; !producer || (op < F.ops && (F.through_calm || cask_time() < F.calm_at));
+         op++) {
         if (jitter() < 0) {
             ack_cancel(i);
             continue;
         }
-        cask_scope sc;
-        int rc;
-        if (producer) {
-            /* random priorities; unique ids: item = rank * 4 + ... kept unique by next_item */
-            intptr_t item = Q.next_item++;
-            if (Q.kind == CASK_QUEUE_PRIORITY)
-                item = (intptr_t)rnd(8) * (QMAX / 2) + item % (QMAX / 2);
-            if (chance(20)) {
-                rc = cask_queue_put_nowait(Q.q, (void *)item);
-                if (rc == 0)
-                    model_put(item);
-                FZ_CHECK(rc == 0 || rc == -EAGAIN);
-                continue;
-            }
-            bool to = maybe_timeout(i, &sc);
-            rc = cask_queue_put(Q.q, (void *)item);
-            if (rc == 0)
-                model_put(item);
-            rc = end_timeout(i, to, &sc, rc);
-        } else {
-            void *item;
-            if (chance(20)) {
-                rc = cask_queue_get_nowait(Q.q, &item);
-                if (rc == -ESHUTDOWN)
-                    break;
-                FZ_CHECK(rc == 0 || rc == -EAGAIN);
-                if (rc == 0) {
-                    model_get((intptr_t)item);
-                    FZ_CHECK(cask_queue_task_done(Q.q) == 0);
-                }
-                continue;
-            }
-            bool to = maybe_timeout(i, &sc);
-            rc = cask_queue_get(Q.q, &item);
-            if (rc == 0) {
-                model_get((intptr_t)item);
-                FZ_CHECK(cask_queue_task_done(Q.q) == 0);
-            }
-            rc = end_timeout(i, to, &sc, rc);
-            if (rc == -ESHUTDOWN)
-                break;
-        }
-        FZ_CHECK(rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT);
+        int rc = producer ? q_produce(i, chance(20)) : q_consume(i, chance(20));
+        if (rc == -ESHUTDOWN)
+            break;
         if (rc == -ECANCELED) {
             FZ_CHECK(F.cancel_marked[i]);
             ack_cancel(i);
@@ -664,31 +701,42 @@ static int queue_worker(void *arg)
         cask_scope sh;
         FZ_CHECK(cask_shield_open(&sh) == 0);
         FZ_CHECK(cask_sleep(0.5) == 0);
-        /* consumers never give up: all is consumed unless a wakeup was lost */
-        FZ_CHECK(Q.n == 0);
-        FZ_CHECK(cask_queue_join(Q.q) == 0);
-        bool immediate = chance(50);
-        cask_queue_shutdown(Q.q, immediate);
+        /* the last consumer never gives up: all is consumed unless a wakeup was lost */
+        FZ_CHECK(cask_queue_qsize(Q.q) == 0);
+        cask_scope sc; /* inside the shield, so a join that never returns fails here */
+        FZ_CHECK(cask_timeout_open(&sc, 10) == 0);
+        int rc = cask_queue_join(Q.q);
+        FZ_CHECK(cask_scope_close(&sc, rc) == 0);
+        cask_queue_shutdown(Q.q, chance(50));
         cask_scope_close(&sh, 0);
     }
     ack_cancel(i);
     return 0;
 }
 
+static void queue_setup(size_t maxsize)
+{
+    memset(&Q, 0, sizeof Q);
+    for (int i = 0; i < MAXT; i++)
+        Q.last_got[i] = -1;
+    Q.kind = (enum cask_queue_kind)rnd(3);
+    FZ_CHECK(cask_queue_new(&Q.q, maxsize, Q.kind, NULL) == 0);
+}
+
 static int queue_scenario(void *arg)
 {
     (void)arg;
-    memset(&Q, 0, sizeof Q);
-    Q.kind = (enum cask_queue_kind)rnd(3);
-    FZ_CHECK(cask_queue_new(&Q.q, rnd(5), Q.kind, NULL) == 0);
+    queue_setup(rnd(5));
     F.ops = 3 + (int)rnd(30);
     int n = 2 + (int)rnd(MAXT - 1);
     Q.nproducers = Q.producers_left = 1 + (int)rnd((uint32_t)n - 1);
     F.protect = 1u << (n - 1); /* a consumer that stays to the end */
+    Q.check_order = chance(50);
+    if (Q.check_order)
+        for (int i = Q.nproducers; i < n; i++)
+            F.protect |= 1u << i; /* no consumer is cancelled: FIFO holds per producer */
     run_workers(n, queue_worker);
-    FZ_CHECK(Q.put == Q.got + Q.n);
-    FZ_CHECK(Q.n == 0);
-    FZ_CHECK(cask_queue_qsize(Q.q) == 0);
+    q_drain_check();
     cask_queue_free(Q.q);
     return 0;
 }
@@ -701,29 +749,12 @@ static int queue_shutdown_worker(void *arg)
 {
     int i = (int)(intptr_t)arg;
     bool producer = i % 2 == 0;
-    for (;;) {
+    for (int op = 0; op < 400; op++) {
         if (jitter() < 0)
             ack_cancel(i);
-        cask_scope sc;
-        bool to = maybe_timeout(i, &sc);
-        int rc;
-        if (producer) {
-            intptr_t item = Q.next_item++;
-            if (item >= QMAX - 1)
-                item = QMAX - 1; /* stays unique: only one can get past QMAX - 1 ... */
-            rc = item == QMAX - 1 ? -ESHUTDOWN : cask_queue_put(Q.q, (void *)item);
-            if (rc == 0)
-                model_put(item);
-        } else {
-            void *item;
-            rc = cask_queue_get(Q.q, &item);
-            if (rc == 0)
-                model_get((intptr_t)item);
-        }
-        rc = end_timeout(i, to, &sc, rc);
+        int rc = producer ? q_produce(i, chance(10)) : q_consume(i, chance(10));
         if (rc == -ESHUTDOWN)
             break;
-        FZ_CHECK(rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT);
         if (rc == -ECANCELED)
             ack_cancel(i);
     }
@@ -737,28 +768,21 @@ static int queue_shutter(void *arg)
     if (cask_sleep(0.001 * (double)rnd(30)) < 0)
         return 0;
     bool immediate = chance(50);
-    int left = Q.n;
+    Q.dropped += immediate ? (int)cask_queue_qsize(Q.q) : 0;
     cask_queue_shutdown(Q.q, immediate);
-    if (immediate) {
-        Q.dropped += left;
-        Q.n = 0;
-    }
     return 0;
 }
 
 static int queue_shutdown_scenario(void *arg)
 {
     (void)arg;
-    memset(&Q, 0, sizeof Q);
-    Q.kind = (enum cask_queue_kind)rnd(3);
-    FZ_CHECK(cask_queue_new(&Q.q, 1 + rnd(3), Q.kind, NULL) == 0);
+    queue_setup(1 + rnd(3));
     cask_task *st;
     FZ_CHECK(cask_spawn(&st, queue_shutter, NULL) == 0);
     run_workers(2 + (int)rnd(MAXT - 1), queue_shutdown_worker);
     FZ_CHECK(cask_join(st) == 0);
     cask_release(st);
-    FZ_CHECK(Q.n == 0); /* consumers drained what was left after a plain shutdown */
-    FZ_CHECK(Q.put == Q.got + Q.dropped);
+    q_drain_check();
     cask_queue_free(Q.q);
     return 0;
 }

@@ -3,37 +3,37 @@
  * the items in a ring buffer, the priority queue in a binary heap whose ties break on an
  * insertion counter (equal priorities come out FIFO).
  *
- * Fairness without hand-over of the item itself: a put that finds getters waiting leaves the
- * item in the buffer and wakes the first getter with one item *reserved* for it (reserved_get);
- * a fresh get only takes items nobody was promised. A get that frees a slot likewise wakes the
- * first putter with the slot reserved (reserved_put). A woken task that finds itself cancelled
- * gives its reservation back and wakes the next waiter (kick), so no item and no wakeup is lost
- * and nothing is taken or inserted by a call that returns -ECANCELED.
+ * Waiting tasks are served in order with direct hand-over, as Go's channels: a put that finds
+ * getters waiting gives its item to the first of them (getters wait only while the queue is
+ * empty), and a get that frees a slot moves the first waiting putter's item into the queue and
+ * wakes it with its put done. A woken task has nothing left to do, so one switch moves several
+ * items. Cancellation: a getter handed an item and cancelled before it resumes gives the item
+ * back (to the next getter, else to the front of the queue) and returns -ECANCELED; a putter
+ * whose item was already moved in returns 0 (its put is done; the cancellation is seen by its
+ * next blocking call).
  */
 #define _GNU_SOURCE
 #include "sync.h"
 
 struct pq_entry {
     void *item;
-    uint64_t seq; /* insertion order: ties come out FIFO */
+    int64_t seq; /* insertion order: ties come out FIFO; items given back go first */
 };
 
 struct cask_queue {
     struct cask__wq getters, putters, joiners;
-    size_t maxsize;      /* 0: unbounded */
-    size_t count;        /* items held */
-    size_t reserved_get; /* of those, promised to woken getters */
-    size_t reserved_put; /* free slots promised to woken putters */
-    size_t unfinished;   /* puts not yet matched by task_done */
-    size_t cap;          /* slots allocated (a power of two for the ring) */
-    size_t head;         /* ring: index of the oldest item */
+    size_t maxsize;    /* 0: unbounded */
+    size_t count;      /* items held */
+    size_t unfinished; /* puts not yet matched by task_done */
+    size_t cap;        /* slots allocated (a power of two for the ring) */
+    size_t head;       /* ring: index of the oldest item */
     void **ring;
     struct pq_entry *heap;
-    uint64_t seq;
+    int64_t seq, back_seq;
     cask_queue_cmp cmp;
     enum cask_queue_kind kind;
     bool shutdown;
-    bool immediate; /* shut down with immediate: gets fail at once, reservations are void */
+    bool immediate; /* shut down with immediate */
 };
 
 /* ---- storage ---- */
@@ -72,9 +72,9 @@ static bool pq_before(const cask_queue *q, const struct pq_entry *a, const struc
     return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-static void pq_push(cask_queue *q, void *item)
+static void pq_push(cask_queue *q, void *item, int64_t seq)
 {
-    struct pq_entry e = {item, q->seq++};
+    struct pq_entry e = {item, seq};
     size_t i = q->count;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -108,17 +108,32 @@ static void *pq_pop(cask_queue *q)
     return top;
 }
 
-/* Adds item (the caller checked room). Returns 0 or -ENOMEM. */
+/* Adds a new item at the back (the caller checked room). Returns 0 or -ENOMEM. */
 static int insert(cask_queue *q, void *item)
 {
     if (CASK__UNLIKELY(q->count == q->cap) && grow(q) != 0)
         return -ENOMEM;
     if (q->kind == CASK_QUEUE_PRIORITY)
-        pq_push(q, item);
+        pq_push(q, item, q->seq++);
     else
         q->ring[(q->head + q->count) & (q->cap - 1)] = item;
     q->count++;
     q->unfinished++;
+    return 0;
+}
+
+/* Puts back an item a cancelled getter was handed, as the oldest one. Returns 0 or -ENOMEM. */
+static int insert_front(cask_queue *q, void *item)
+{
+    if (q->count == q->cap && grow(q) != 0)
+        return -ENOMEM;
+    if (q->kind == CASK_QUEUE_PRIORITY) {
+        pq_push(q, item, --q->back_seq);
+    } else {
+        q->head = (q->head - 1) & (q->cap - 1);
+        q->ring[q->head] = item;
+    }
+    q->count++;
     return 0;
 }
 
@@ -137,28 +152,27 @@ static void *take(cask_queue *q)
     return item;
 }
 
-/* ---- fairness ---- */
+/* ---- hand-over ---- */
 
 static inline bool has_room(const cask_queue *q)
 {
-    return q->maxsize == 0 || q->count + q->reserved_put < q->maxsize;
+    return q->maxsize == 0 || q->count < q->maxsize;
 }
 
-static inline bool has_unpromised(const cask_queue *q) { return q->count > q->reserved_get; }
-
-/* Wakes waiters for whatever is free and not yet promised: items for getters, slots for
- * putters, each with its reservation. Keeps "getters wait only when every item is promised,
- * putters only when every slot is". */
-static void kick(cask_queue *q)
+/* Gives item to the first waiting getter (there is one). */
+static void hand_to_getter(cask_queue *q, void *item)
 {
-    struct cask__waiter *w;
-    while (has_unpromised(q) && (w = cask__wq_pop(&q->getters))) {
-        q->reserved_get++;
-        cask__signal(w, 0);
-    }
-    while (!q->shutdown && has_room(q) && (w = cask__wq_pop(&q->putters))) {
-        q->reserved_put++;
-        cask__signal(w, 0);
+    struct cask__waiter *g = cask__wq_pop(&q->getters);
+    g->data = item;
+    cask__signal(g, 0);
+}
+
+/* After a get: moves waiting putters' items into the freed room, their puts done. */
+static void refill(cask_queue *q)
+{
+    while (CASK__UNLIKELY(!cask__wq_empty(&q->putters)) && has_room(q)) {
+        struct cask__waiter *p = cask__wq_pop(&q->putters);
+        cask__signal(p, insert(q, p->data));
     }
 }
 
@@ -169,14 +183,39 @@ static void wake_all(struct cask__wq *wq, int status)
         cask__signal(w, status);
 }
 
-/* Parks self on wq; returns the wake status. */
-static int park_on(struct cask__wq *wq, const char *what, cask_queue *q, cask_task *self)
+static void unfinished_done(cask_queue *q, size_t n)
+{
+    q->unfinished -= n < q->unfinished ? n : q->unfinished;
+    if (q->unfinished == 0)
+        wake_all(&q->joiners, 0);
+}
+
+/* A cancelled getter gives back the item it was handed: to the next getter, else to the front
+ * of the queue. Returns false if it cannot (the queue was shut down with immediate, or no
+ * memory): then the getter keeps it and its get succeeds, as nothing may be lost. */
+static bool give_back(cask_queue *q, void *item)
+{
+    if (q->immediate)
+        return false;
+    if (!cask__wq_empty(&q->getters)) {
+        hand_to_getter(q, item);
+        return true;
+    }
+    return insert_front(q, item) == 0;
+}
+
+/* Parks self on wq with w->data = data; returns the wake status and the data it was left. */
+static int park_on(struct cask__wq *wq, const char *what, cask_queue *q, cask_task *self,
+                   void **data)
 {
     struct cask__waiter w;
     cask__waiter_init(&w, what, q);
     w.task = self;
+    w.data = *data;
     cask__wq_push(wq, &w);
-    return cask__park(&w);
+    int rc = cask__park(&w);
+    *data = w.data;
+    return rc;
 }
 
 /* ---- the API ---- */
@@ -195,8 +234,9 @@ int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind,
     q->maxsize = maxsize;
     q->kind = kind;
     q->cmp = cmp ? cmp : int_cmp;
-    /* a bounded queue of up to 1024 items gets all its slots now: its puts never allocate */
-    while (q->cap < 1024 && (maxsize == 0 ? q->cap < 8 : q->cap < maxsize)) {
+    /* a bounded queue of up to 1024 items gets all its slots now (and one to give an item
+     * back when full): its puts and gets never allocate */
+    while (q->cap < 2048 && (maxsize == 0 ? q->cap < 8 : q->cap <= maxsize)) {
         if (grow(q) != 0) {
             cask_queue_free(q);
             return -ENOMEM;
@@ -218,84 +258,71 @@ void cask_queue_free(cask_queue *q)
     cask__free(q);
 }
 
+/* put without waiting: 1 if it must wait, else the status */
+static inline int put_now(cask_queue *q, void *item)
+{
+    if (CASK__UNLIKELY(q->shutdown))
+        return -ESHUTDOWN;
+    if (!cask__wq_empty(&q->getters)) { /* getters wait only on an empty queue */
+        q->unfinished++;
+        hand_to_getter(q, item);
+        return 0;
+    }
+    if (CASK__LIKELY(has_room(q)))
+        return insert(q, item);
+    return 1;
+}
+
 int cask_queue_put_nowait(cask_queue *q, void *item)
 {
-    if (q->shutdown)
-        return -ESHUTDOWN;
-    if (!has_room(q))
-        return -EAGAIN;
-    int rc = insert(q, item);
-    if (rc == 0)
-        kick(q);
-    return rc;
+    int rc = put_now(q, item);
+    return rc == 1 ? -EAGAIN : rc;
 }
 
 int cask_queue_put(cask_queue *q, void *item)
 {
-    if (q->shutdown)
-        return -ESHUTDOWN;
-    if (CASK__LIKELY(has_room(q))) {
-        int rc = insert(q, item);
-        if (CASK__LIKELY(rc == 0))
-            kick(q);
+    int rc = put_now(q, item);
+    if (CASK__LIKELY(rc != 1))
         return rc;
-    }
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    int rc = park_on(&q->putters, "queue put", q, self);
-    if (rc != 0)
-        return rc; /* cancelled or shut down while waiting: nothing was reserved */
-    q->reserved_put--; /* woken with a slot reserved for this put */
-    if (q->shutdown)
-        rc = -ESHUTDOWN;
-    else if (cask__cancelled(self))
-        rc = cask__cancel_now(self);
-    else
-        rc = insert(q, item);
-    kick(q); /* the item for a getter, or the slot back for the next putter */
-    return rc;
+    /* 0: a get moved the item in; -ECANCELED or -ESHUTDOWN: it was not added */
+    return park_on(&q->putters, "queue put", q, self, &item);
 }
 
 int cask_queue_get_nowait(cask_queue *q, void **item)
 {
-    if (!has_unpromised(q))
+    if (!q->count)
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
     void *it = take(q);
+    refill(q);
     if (item)
         *item = it;
-    kick(q);
     return 0;
 }
 
 int cask_queue_get(cask_queue *q, void **item)
 {
-    if (CASK__LIKELY(has_unpromised(q))) {
-        void *it = take(q);
-        if (item)
-            *item = it;
-        kick(q);
-        return 0;
+    void *it;
+    if (CASK__LIKELY(q->count)) {
+        it = take(q);
+        refill(q);
+    } else {
+        if (q->shutdown)
+            return -ESHUTDOWN;
+        cask_task *self = cask__self();
+        if (!self)
+            return -EPERM;
+        it = NULL;
+        int rc = park_on(&q->getters, "queue get", q, self, &it);
+        if (rc != 0)
+            return rc; /* cancelled or shut down while waiting: nothing was handed over */
+        if (CASK__UNLIKELY(cask__cancelled(self)) && give_back(q, it))
+            return cask__cancel_now(self); /* handed an item, then cancelled (CONFORMANCE Q2) */
     }
-    if (q->shutdown)
-        return -ESHUTDOWN;
-    cask_task *self = cask__self();
-    if (!self)
-        return -EPERM;
-    int rc = park_on(&q->getters, "queue get", q, self);
-    if (rc != 0)
-        return rc; /* cancelled or shut down while waiting: nothing was reserved */
-    if (q->immediate)
-        return -ESHUTDOWN; /* the items, and so this reservation, were dropped */
-    q->reserved_get--; /* woken with an item reserved for this get */
-    if (cask__cancelled(self)) {
-        kick(q); /* the item goes to the next getter (CONFORMANCE Q2) */
-        return cask__cancel_now(self);
-    }
-    void *it = take(q);
     if (item)
         *item = it;
-    kick(q);
     return 0;
 }
 
@@ -303,8 +330,7 @@ int cask_queue_task_done(cask_queue *q)
 {
     if (q->unfinished == 0)
         return -EINVAL;
-    if (--q->unfinished == 0)
-        wake_all(&q->joiners, 0);
+    unfinished_done(q, 1);
     return 0;
 }
 
@@ -315,7 +341,8 @@ int cask_queue_join(cask_queue *q)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    return park_on(&q->joiners, "queue join", q, self);
+    void *unused = NULL;
+    return park_on(&q->joiners, "queue join", q, self, &unused);
 }
 
 void cask_queue_shutdown(cask_queue *q, bool immediate)
@@ -326,12 +353,9 @@ void cask_queue_shutdown(cask_queue *q, bool immediate)
         size_t dropped = q->count;
         q->count = 0;
         q->head = 0;
-        q->reserved_get = 0;
-        q->unfinished -= dropped < q->unfinished ? dropped : q->unfinished;
-        if (q->unfinished == 0)
-            wake_all(&q->joiners, 0);
+        unfinished_done(q, dropped);
     }
-    /* the getters still waiting were promised nothing and nothing more will come */
+    /* getters wait only on an empty queue, and nothing more will come */
     wake_all(&q->getters, -ESHUTDOWN);
     wake_all(&q->putters, -ESHUTDOWN);
 }
