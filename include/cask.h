@@ -408,8 +408,9 @@ int cask_fd_forget(int fd);
  *     (as in asyncio, where no await means no CancelledError); a call that must wait returns
  *     -ECANCELED if the task is cancelled (or a scope around it expires), and then the object
  *     is unchanged: a cancelled acquire holds nothing, a cancelled get takes no item, a
- *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification)
- *     and is cancelled before it runs passes the grant on to the next waiter: no wakeup is lost.
+ *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification,
+ *     item) and is cancelled before it runs passes the grant on to the next waiter: no wakeup
+ *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
  * their fields are private. An object must not be moved or copied while tasks wait on it, and
@@ -586,7 +587,13 @@ unsigned cask_barrier_parties(const cask_barrier *b);
 /*
  * asyncio.Queue, LifoQueue and PriorityQueue of `void *` items, on the heap. FIFO and LIFO
  * are a ring buffer; the priority queue is a binary heap ordered by cmp (items that compare
- * equal come out in the order they were put). Waiting putters and getters are served FIFO.
+ * equal come out in the order they were put). Waiting putters and getters are served FIFO,
+ * with direct hand-over as Go's channels: a put gives its item straight to the first waiting
+ * getter, and a get that frees a slot moves the first waiting putter's item into the queue,
+ * completing that put. So a put whose item was moved in returns 0 even if its task is
+ * cancelled before it resumes (the put is done; the next blocking call sees the
+ * cancellation), while a get handed an item and cancelled before it resumes gives the item
+ * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
  */
 typedef struct cask_queue cask_queue;
 enum cask_queue_kind {
@@ -608,7 +615,8 @@ CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_q
  * tasks wait on is fatal misuse. */
 void cask_queue_free(cask_queue *q);
 /*
- * await queue.put(item): waits (FIFO) while the queue is full, then adds item. Returns 0, or:
+ * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to
+ * a waiting getter). Returns 0, or:
  *   -ESHUTDOWN  the queue is shut down (also if that happens while waiting); item not added;
  *   -ECANCELED  cancelled while waiting; item not added;
  *   -ENOMEM     the queue could not grow; item not added;
@@ -621,8 +629,10 @@ int cask_queue_put_nowait(cask_queue *q, void *item);
  * await queue.get(): waits (FIFO) while the queue is empty, then removes an item into *item
  * (if item is not NULL). Returns 0, or:
  *   -ESHUTDOWN  shut down and empty (at once after an immediate shutdown);
- *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item meant for
- *               this task goes to the next getter);
+ *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item handed to
+ *               this task goes to the next getter or back to the front of the queue; only if
+ *               that is impossible, after an immediate shutdown or without memory to put it
+ *               back, does the get keep it and return 0);
  *   -EPERM      not called from a task (and the get would wait).
  */
 CASK_MUST_CHECK int cask_queue_get(cask_queue *q, void **item);
@@ -642,7 +652,8 @@ CASK_MUST_CHECK int cask_queue_join(cask_queue *q);
  * join) and gets fail at once. Calling it again is allowed (immediate then drops the rest).
  */
 void cask_queue_shutdown(cask_queue *q, bool immediate);
-/* qsize(), empty(), full(), maxsize */
+/* qsize(), empty(), full() (qsize() >= maxsize for a bounded queue: a put would wait), and
+ * maxsize. Items handed straight to a getter are not counted. */
 size_t cask_queue_qsize(const cask_queue *q);
 bool cask_queue_empty(const cask_queue *q);
 bool cask_queue_full(const cask_queue *q);
