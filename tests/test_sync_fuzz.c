@@ -176,7 +176,7 @@ static void fuzz(const char *what, scenario fn, unsigned nseeds)
                 what, n, g_stat_waited, g_stat_ok, g_stat_cancelled);
 }
 
-#define SEEDS 4000
+#define SEEDS 10000
 
 /* ---- lock and semaphore: holders, FIFO grants ---- */
 
