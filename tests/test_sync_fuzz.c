@@ -391,6 +391,22 @@ static void cond_leave(void)
     FZ_CHECK(cask_cond_release(&C.cond) == 0);
 }
 
+/* Tells every consumer to stop once the items are gone. */
+static void cond_stop(void)
+{
+    FZ_CHECK(cond_enter() == 0);
+    C.stop = true;
+    FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
+    cond_leave();
+}
+
+static void cond_setup(void)
+{
+    memset(&C, 0, sizeof C);
+    cask_cond_init(&C.cond, NULL);
+    F.ops = 3 + (int)rnd(15);
+}
+
 static int cond_worker(void *arg)
 {
     int i = (int)(intptr_t)arg;
@@ -447,10 +463,7 @@ static int cond_worker(void *arg)
         FZ_CHECK(cask_sleep(0.5) == 0);
         /* every item is consumed by now unless a wakeup was lost (consumers never give up) */
         FZ_CHECK(C.items == 0);
-        FZ_CHECK(cond_enter() == 0);
-        C.stop = true;
-        FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
-        cond_leave();
+        cond_stop();
         cask_scope_close(&sh, 0);
     }
     ack_cancel(i);
@@ -460,9 +473,7 @@ static int cond_worker(void *arg)
 static int cond_scenario(void *arg)
 {
     (void)arg;
-    memset(&C, 0, sizeof C);
-    cask_cond_init(&C.cond, NULL);
-    F.ops = 3 + (int)rnd(15);
+    cond_setup();
     int n = 2 + (int)rnd(MAXT - 1);
     C.nproducers = C.producers_left = 1 + (int)rnd((uint32_t)n - 1);
     F.protect = 1u << (n - 1); /* a consumer that stays to the end */
@@ -502,10 +513,7 @@ static int ping_worker(void *arg)
             FZ_CHECK(cask_scope_close(&sc, rc) == 0); /* else: a lost wakeup */
             cask_event_clear(&g_consumed);
         }
-        FZ_CHECK(cond_enter() == 0);
-        C.stop = true;
-        FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
-        cond_leave();
+        cond_stop();
         return 0;
     }
     while (!C.stop) {
@@ -545,10 +553,8 @@ static int ping_worker(void *arg)
 static int ping_scenario(void *arg)
 {
     (void)arg;
-    memset(&C, 0, sizeof C);
-    cask_cond_init(&C.cond, NULL);
+    cond_setup();
     cask_event_init(&g_consumed);
-    F.ops = 3 + (int)rnd(15);
     int n = 3 + (int)rnd(MAXT - 2);
     F.protect = 1u | 1u << (n - 1);
     run_workers(n, ping_worker);
