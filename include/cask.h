@@ -498,7 +498,7 @@ bool cask_cond_locked(const cask_cond *c);
  * waiter that was notified and is cancelled before it returns passes the notification on to
  * the next waiter. Returns 0, or:
  *   -ECANCELED  cancelled (also if already cancelled on entry: then it returns at once);
- *   -EPERM      the lock is not held, or not called from a task.
+ *   -EPERM      the lock is not held (or held by another task), or not called from a task.
  */
 CASK_MUST_CHECK int cask_cond_wait(cask_cond *c);
 /*
@@ -534,7 +534,8 @@ int cask_sem_init(cask_sem *s, int64_t value);
 int cask_bounded_sem_init(cask_sem *s, int64_t value);
 /*
  * async with sem / await sem.acquire(): takes one unit, waiting (FIFO) while there is none.
- * Returns 0, or -ECANCELED (cancelled while waiting: no unit taken), -EPERM (not in a task).
+ * Returns 0, or -ECANCELED (cancelled while waiting: no unit taken), -EPERM (not in a task,
+ * and no unit is free).
  */
 CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
 /* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
@@ -559,7 +560,8 @@ typedef struct cask_barrier {
 } cask_barrier;
 #define CASK_BARRIER_INIT(parties) {{NULL, NULL}, (parties), 0, 0}
 
-/* Initializes a barrier for parties tasks. Returns 0, or -EINVAL (parties is 0 or above INT32_MAX). */
+/* Initializes a barrier for parties tasks. Returns 0, or -EINVAL (parties is 0 or above
+ * INT32_MAX). */
 int cask_barrier_init(cask_barrier *b, unsigned parties);
 /*
  * await barrier.wait(): waits until parties tasks are waiting, then releases them all; the

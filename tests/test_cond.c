@@ -230,3 +230,35 @@ static int cv_timeout_main(void *arg)
     return 0;
 }
 TEST(cv_wait_timeout) { CHECK_EQ(ct_run_virtual(cv_timeout_main, NULL), 0); }
+
+/* Waiting on a condition whose lock another task holds is an error, as is a wait outside a
+ * task; the lock is left alone. */
+static int cv_holder(void *arg)
+{
+    cask_cond *c = arg;
+    CHECK_EQ(cask_cond_acquire(c), 0);
+    CHECK_EQ(cask_sleep(0.1), 0);
+    CHECK_EQ(cask_cond_release(c), 0);
+    return 0;
+}
+static int cv_other_main(void *arg)
+{
+    (void)arg;
+    cask_cond c = CASK_COND_INIT;
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, cv_holder, &c), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK(cask_cond_locked(&c));
+    CHECK_EQ(cask_cond_wait(&c), -EPERM);
+    CHECK(cask_cond_locked(&c));
+    CHECK_EQ(cask_join(t), 0);
+    CHECK(!cask_cond_locked(&c));
+    cask_release(t);
+    return 0;
+}
+TEST(cv_wait_lock_of_other_task)
+{
+    cask_cond c = CASK_COND_INIT;
+    CHECK_EQ(cask_cond_wait(&c), -EPERM);
+    CHECK_EQ(ct_run_virtual(cv_other_main, NULL), 0);
+}

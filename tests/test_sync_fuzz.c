@@ -191,10 +191,22 @@ static struct {
     int acquisitions;
 } M;
 
-static int m_acquire(void) { return M.is_sem ? cask_sem_acquire(&M.sem) : cask_lock_acquire(&M.lock); }
-static int m_try(void) { return M.is_sem ? cask_sem_try_acquire(&M.sem) : cask_lock_try_acquire(&M.lock); }
-static int m_release(void) { return M.is_sem ? cask_sem_release(&M.sem) : cask_lock_release(&M.lock); }
-static bool m_busy(void) { return M.is_sem ? cask_sem_locked(&M.sem) : cask_lock_locked(&M.lock); }
+static int m_acquire(void)
+{
+    return M.is_sem ? cask_sem_acquire(&M.sem) : cask_lock_acquire(&M.lock);
+}
+static int m_try(void)
+{
+    return M.is_sem ? cask_sem_try_acquire(&M.sem) : cask_lock_try_acquire(&M.lock);
+}
+static int m_release(void)
+{
+    return M.is_sem ? cask_sem_release(&M.sem) : cask_lock_release(&M.lock);
+}
+static bool m_busy(void)
+{
+    return M.is_sem ? cask_sem_locked(&M.sem) : cask_lock_locked(&M.lock);
+}
 
 static void granted(int i, long ticket)
 {

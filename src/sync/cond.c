@@ -48,7 +48,7 @@ int cask_cond_wait(cask_cond *c)
 {
     cask_lock *l = lock_of(c);
     cask_task *self = cask__self();
-    if (!self || !l->locked_)
+    if (!self || !l->locked_ || (l->owner_ && l->owner_ != self))
         return -EPERM;
     if (cask__cancelled(self)) /* as asyncio: the wait ends at once, the lock still held */
         return cask__cancel_now(self);
