@@ -68,6 +68,7 @@ unit: $(B)/tests/run
 	$(RUNNER) $(B)/tests/run $(T)
 
 test: $(B)/tests/run $(EXAMPLE_BIN)
+	python3 tools/gen_errors.py --check
 	$(RUNNER) $(B)/tests/run
 	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
 

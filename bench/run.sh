@@ -63,11 +63,12 @@ else
 fi
 WORKLOADS="${list[*]}"
 
-# wanted W: is the RESULT workload W one this run reports?
+# wanted W: is the RESULT workload W one this run reports? A selected name also brings its
+# variants named NAME_something (ctxswitch brings ctxswitch_raw).
 wanted() {
     ((${#selected[@]} == 0)) && return 0
     local s
-    for s in "${selected[@]}"; do [[ $s == "$1" ]] && return 0; done
+    for s in "${selected[@]}"; do [[ $1 == "$s" || $1 == "$s"_* ]] && return 0; done
     return 1
 }
 
@@ -85,7 +86,8 @@ fi
 export CASK_BENCH_WORKLOADS="$WORKLOADS"
 
 # median: RESULT lines of several runs on stdin; prints, per (workload, runtime) in order of
-# first appearance, one line with the median of every key (mean of the middle two if even).
+# first appearance, one line with the median of every key (mean of the middle two if even);
+# a key whose values are not numbers keeps the first one.
 median() {
     awk '
     function fmt(x) {
@@ -100,7 +102,12 @@ median() {
             if (!eq) continue
             k = substr($i, 1, eq - 1)
             if (!((g, k) in hask)) { hask[g, k] = 1; keys[g, ++nk[g]] = k }
-            val[g, k, ++cnt[g, k]] = substr($i, eq + 1) + 0
+            v = substr($i, eq + 1)
+            if (v ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) {
+                val[g, k, ++cnt[g, k]] = v + 0
+            } else if (!((g, k) in text)) {
+                text[g, k] = v  # not a number (via=future): keep the first
+            }
         }
     }
     END {
@@ -108,6 +115,7 @@ median() {
             g = order[j]; line = "RESULT " g
             for (m = 1; m <= nk[g]; m++) {
                 k = keys[g, m]; c = cnt[g, k]
+                if (c == 0) { line = line " " k "=" text[g, k]; continue }
                 for (a = 1; a <= c; a++) s[a] = val[g, k, a]
                 for (a = 2; a <= c; a++) {
                     x = s[a]
@@ -224,7 +232,9 @@ workload_arg() {
 shopt -s nullglob
 cask_bins=("$OUT"/cask_*)
 shopt -u nullglob
-if ((${#cask_bins[@]} == 0)); then
+if [[ -z $WORKLOADS ]]; then
+    cask_bins=()  # only network workloads were selected
+elif ((${#cask_bins[@]} == 0)); then
     note "no cask benchmark binaries in build/bench/cask_* (make bench builds them); peers only"
 fi
 for bin in "${cask_bins[@]}"; do

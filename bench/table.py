@@ -5,12 +5,13 @@ Usage: /usr/bin/python3 bench/table.py [build/bench/results.txt]
 Reads lines "RESULT <workload> <runtime> key=value ...", as bench/run.sh writes them, and
 prints one table per workload (in order of first appearance): one row per runtime with its
 primary metric (the first key), the ratio of cask to that runtime, and the other keys.
-Lower is better, except for keys ending in _per_s. The reference row is the runtime named
-"cask", else the first whose name starts with "cask". When a (workload, runtime) pair
-appears more than once, the last line wins.
+Lower is better, except for rates: keys ending in _per_s, and rps. The reference row is the
+runtime named "cask", else the first whose name starts with "cask". When a (workload,
+runtime) pair appears more than once, the last line wins.
 """
 
 import os
+import signal
 import sys
 
 DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench",
@@ -32,22 +33,25 @@ def parse(lines):
             try:
                 kv.append((k, float(v)))
             except ValueError:
-                continue
-        if kv:
+                kv.append((k, v))  # a label such as via=future, shown as is
+        if kv and isinstance(kv[0][1], float):
             table.setdefault(f[1], {})[f[2]] = kv
     return table
 
 
 def higher_is_better(key):
-    return key.endswith("_per_s")
+    """Rates are better high: keys ending in _per_s, and rps (as bench/net.sh prints it)."""
+    return key.endswith("_per_s") or key == "rps" or key.endswith("_rps")
 
 
 def fmt(v):
+    if isinstance(v, str):
+        return v
     if v == int(v) and abs(v) < 1e15:
         return "{:,}".format(int(v))
     if abs(v) >= 100:
         return "{:,.1f}".format(v)
-    return "{:.3g}".format(v)
+    return "{:.4g}".format(v)
 
 
 def ratio_text(key, cask_v, peer_v):
@@ -99,6 +103,7 @@ def render(workload, rows):
 
 
 def main(argv):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet when piped into head
     path = argv[1] if len(argv) > 1 else DEFAULT
     try:
         with open(path) as f:

@@ -48,22 +48,22 @@ extern "C" {
  * any of them. Applications may return their own failure codes from tasks: use values at or
  * below CASK_EUSER (for example CASK_EUSER - 1), which no errno value reaches.
  */
-#define CASK_ERRNO_MAP(X)                                                                      \
-    X(ECANCELED, "task cancelled (asyncio.CancelledError)")                                    \
-    X(ETIMEDOUT, "deadline expired (TimeoutError)")                                            \
-    X(EAGAIN, "would block (QueueEmpty / QueueFull / InvalidStateError: not done)")            \
-    X(ESHUTDOWN, "queue shut down (QueueShutDown)")                                            \
-    X(EINVAL, "invalid argument or object state (InvalidStateError / ValueError)")             \
-    X(EPERM, "not allowed here (called outside a task, or not the owner)")                     \
-    X(EDEADLK, "a task may not wait for itself")                                               \
-    X(ENOMEM, "out of memory")                                                                 \
-    X(EBUSY, "object in use")                                                                  \
-    X(EPIPE, "peer closed the connection")                                                     \
-    X(EMSGSIZE, "line or message longer than the limit (LimitOverrunError)")                   \
-    X(EPROTO, "short read: EOF before the requested bytes (IncompleteReadError)")              \
-    X(ENOTCONN, "not connected / stream closed")                                               \
-    X(ECONNRESET, "connection reset by peer")                                                  \
-    X(ECONNREFUSED, "connection refused")                                                      \
+#define CASK_ERRNO_MAP(X)                                                                          \
+    X(ECANCELED, "task cancelled (asyncio.CancelledError)")                                        \
+    X(ETIMEDOUT, "deadline expired (TimeoutError)")                                                \
+    X(EAGAIN, "would block (QueueEmpty / QueueFull / InvalidStateError: not done)")                \
+    X(ESHUTDOWN, "queue shut down (QueueShutDown)")                                                \
+    X(EINVAL, "invalid argument or object state (InvalidStateError / ValueError)")                 \
+    X(EPERM, "not allowed here (called outside a task, or not the owner)")                         \
+    X(EDEADLK, "a task may not wait for itself")                                                   \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EBUSY, "object in use")                                                                      \
+    X(EPIPE, "peer closed the connection")                                                         \
+    X(EMSGSIZE, "line or message longer than the limit (LimitOverrunError)")                       \
+    X(EPROTO, "short read: EOF before the requested bytes (IncompleteReadError)")                  \
+    X(ENOTCONN, "not connected / stream closed")                                                   \
+    X(ECONNRESET, "connection reset by peer")                                                      \
+    X(ECONNREFUSED, "connection refused")                                                          \
     X(EHOSTUNREACH, "no route to host / name did not resolve")
 
 /* Failure codes chosen by applications start here and go down. */

@@ -38,21 +38,21 @@ void cask__free(void *p);
 
 /* ---- fatal misuse (core/error.c): prints file:line and the message, aborts ---- */
 __attribute__((noreturn, format(printf, 3, 4))) void cask__fatal(const char *file, int line,
-                                                                  const char *fmt, ...);
+                                                                 const char *fmt, ...);
 #define CASK__FATAL(...) cask__fatal(__FILE__, __LINE__, __VA_ARGS__)
-#define CASK__CHECK(cond, ...)                                                                 \
-    do {                                                                                       \
-        if (CASK__UNLIKELY(!(cond)))                                                           \
-            cask__fatal(__FILE__, __LINE__, __VA_ARGS__);                                      \
+#define CASK__CHECK(cond, ...)                                                                     \
+    do {                                                                                           \
+        if (CASK__UNLIKELY(!(cond)))                                                               \
+            cask__fatal(__FILE__, __LINE__, __VA_ARGS__);                                          \
     } while (0)
 
 /* ---- context switch (ctx/ctx.c and the per-architecture .S) ---- */
 struct cask__ctx {
-    void *sp;           /* saved stack pointer while switched out */
-    void *stack_lo;     /* lowest usable address (for the sanitizers); NULL for a thread stack */
+    void *sp;       /* saved stack pointer while switched out */
+    void *stack_lo; /* lowest usable address (for the sanitizers); NULL for a thread stack */
     size_t stack_size;
-    void *asan_fake;    /* ASan fake-stack handle while switched out */
-    void *tsan_fiber;   /* TSan fiber of this context */
+    void *asan_fake;  /* ASan fake-stack handle while switched out */
+    void *tsan_fiber; /* TSan fiber of this context */
 };
 /* Prepares c to start running entry(arg) on the stack [lo, lo+size) at its first switch. */
 void cask__ctx_make(struct cask__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
@@ -142,10 +142,10 @@ struct cask__waiter {
     /* Called instead of waking w->task when the object signals this waiter (multi-waits:
      * gather, groups, wait). NULL: wake w->task with the status. */
     void (*notify)(struct cask__waiter *w, int status);
-    const char *what;     /* what it waits for, for diagnostics ("sleep", "lock", ...) */
-    const void *obj;      /* the object waited on */
-    void *data;           /* payload, owner-defined */
-    intptr_t value;       /* payload, owner-defined */
+    const char *what; /* what it waits for, for diagnostics ("sleep", "lock", ...) */
+    const void *obj;  /* the object waited on */
+    void *data;       /* payload, owner-defined */
+    intptr_t value;   /* payload, owner-defined */
 };
 
 static inline void cask__waiter_init(struct cask__waiter *w, const char *what, const void *obj)
@@ -202,7 +202,8 @@ void cask__signal(struct cask__waiter *w, int status);
 /* Makes a parked task ready; its cask__park returns status. */
 void cask__wake(cask_task *t, int status);
 /* True if blocking calls of t must return -ECANCELED now (task cancel or expired scope). */
-bool cask__cancelled(const cask_task *t);
+bool cask__cancelled_slow(const cask_task *t);
+#define cask__cancelled(t) ((t)->scope ? cask__cancelled_slow(t) : (t)->ncancel > 0)
 /* Returns -ECANCELED for a blocking call of t that finds t cancelled (records delivery). */
 int cask__cancel_now(cask_task *t);
 /* Delivers cancellation to t if it is parked and now cancelled. */
@@ -218,22 +219,23 @@ struct cask__poll;
 
 struct cask_loop {
     struct cask__runnable *ready_head, *ready_tail;
+    struct cask__runnable *snap_head; /* what is left of this iteration's snapshot */
     cask_task *current;
     struct cask__ctx sched;
     cask_task *dead; /* a task that just ended, freed once switched away from */
     struct cask__heap timers;
     uint64_t timer_seq;
-    uint64_t now;    /* ns: cached at each iteration */
-    uint64_t vnow;   /* virtual clock */
+    uint64_t now;  /* ns: cached at each iteration */
+    uint64_t vnow; /* virtual clock */
     bool virtual_clock;
     bool eager;
     bool closing;
     uint64_t iterations, switches;
     uint64_t next_task_id;
     size_t tasks_live;
-    cask_task *all_head, *all_tail;   /* live tasks, oldest first */
-    cask_task *zombie_head;           /* ended tasks whose handle is still held */
-    struct cask_future *futures;      /* live futures, for the report at close */
+    cask_task *all_head, *all_tail; /* live tasks, oldest first */
+    cask_task *zombie_head;         /* ended tasks whose handle is still held */
+    struct cask_future *futures;    /* live futures, for the report at close */
     void *handle_slabs;
     size_t stack_size;
     bool stack_guard;
@@ -247,6 +249,7 @@ struct cask_loop {
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
     volatile int sigint_count;
+    int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
     bool sigint_cancels_main;
     /* slots for higher layers (thread pool, resolver) to hang state on the loop */
@@ -277,7 +280,8 @@ static inline void cask__ready_push(cask_loop *l, struct cask__runnable *r)
     l->ready_tail = r;
 }
 /* Arms a timer at when (ns); returns 0 or -ENOMEM. */
-int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when, void (*fire)(struct cask__timer *));
+int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when,
+                    void (*fire)(struct cask__timer *));
 void cask__timer_disarm(cask_loop *l, struct cask__timer *t);
 
 /* ---- tasks (core/task.c) ---- */
@@ -289,10 +293,10 @@ enum {
     CASK__T_DONE,
 };
 enum {
-    CASK__TF_HANDLE = 1,      /* a user handle is outstanding */
-    CASK__TF_RETRIEVED = 2,   /* someone read the status */
-    CASK__TF_DELIVERED = 4,   /* a cancellation was delivered as -ECANCELED */
-    CASK__TF_CANCELLED = 8,   /* ended cancelled */
+    CASK__TF_HANDLE = 1,    /* a user handle is outstanding */
+    CASK__TF_RETRIEVED = 2, /* someone read the status */
+    CASK__TF_DELIVERED = 4, /* a cancellation was delivered as -ECANCELED */
+    CASK__TF_CANCELLED = 8, /* ended cancelled */
     CASK__TF_STARTED = 16,
 };
 struct cask_task {
@@ -322,16 +326,29 @@ struct cask_task {
 };
 
 /* The running task, or NULL (outside tasks, in callbacks). */
-static inline cask_task *cask__self(void)
-{
-    return cask__loop ? cask__loop->current : NULL;
-}
+static inline cask_task *cask__self(void) { return cask__loop ? cask__loop->current : NULL; }
 /* Frees a task's stack and struct (it must have ended and have no handle). */
 void cask__task_free(cask_task *t);
 /* Frees every task at loop close, reporting failures nobody read. */
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
 void cask__task_run(cask_loop *l, cask_task *t);
+/*
+ * The context a task that gives up the CPU (parks, yields, ends) switches to: the next task of
+ * this iteration's snapshot, reached directly without passing through the scheduler; when the
+ * snapshot is used up and more is ready, the task crosses the iteration boundary itself (poll
+ * without waiting, due timers, a new snapshot). The scheduler's context when the next
+ * runnable is a callback or nothing is ready (the scheduler blocks in the poller).
+ * Sets l->current and the state of the task it picks.
+ */
+struct cask__ctx *cask__next(cask_loop *l);
+/* Frees the task that ended just before this context resumed, if any. */
+void cask__reap_dead(cask_loop *l);
+static inline void cask__reap(cask_loop *l)
+{
+    if (l->dead)
+        cask__reap_dead(l);
+}
 /* Frees futures left at loop close (core/future.c). */
 void cask__futures_close(cask_loop *l);
 void cask__handles_close(cask_loop *l);
@@ -347,11 +364,11 @@ void cask__report_unretrieved(const char *what, const char *name, int status);
 /* Scope timer/cancel plumbing (core/scope.c). */
 enum {
     CASK__SCOPE_OPEN = 1,
-    CASK__SCOPE_EXPIRED = 2, /* deadline passed or cancelled: blocking calls inside fail */
-    CASK__SCOPE_SHIELD = 4,  /* cancellation from outside does not reach inside */
-    CASK__SCOPE_TIMEOUT = 8, /* close turns expiry into -ETIMEDOUT */
+    CASK__SCOPE_EXPIRED = 2,  /* deadline passed or cancelled: blocking calls inside fail */
+    CASK__SCOPE_SHIELD = 4,   /* cancellation from outside does not reach inside */
+    CASK__SCOPE_TIMEOUT = 8,  /* close turns expiry into -ETIMEDOUT */
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
-    CASK__SCOPE_GROUP = 32,  /* a task group's body: close leaves the status alone */
+    CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */

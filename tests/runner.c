@@ -53,17 +53,17 @@ void ct_log(const char *fmt, ...)
 const char *ct_log_get(void) { return logbuf; }
 void ct_log_reset(void) { loglen = 0; logbuf[0] = 0; }
 
-static long live, total, fail_after, fail_every;
+#include <stdatomic.h>
+static atomic_long live, total, fail_after, fail_every;
 static bool skip_leaks;
 
 static bool should_fail(void)
 {
-    total++;
-    if (fail_after > 0 && --fail_after == 0)
+    long n = atomic_fetch_add(&total, 1) + 1;
+    if (atomic_load(&fail_after) > 0 && atomic_fetch_sub(&fail_after, 1) == 1)
         return true;
-    if (fail_every > 0 && total % fail_every == 0)
-        return true;
-    return false;
+    long every = atomic_load(&fail_every);
+    return every > 0 && n % every == 0;
 }
 
 /* a header before each block remembers nothing but keeps alignment; we count blocks only */

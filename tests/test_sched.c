@@ -198,3 +198,90 @@ static int ts_main(void *arg)
     return 0;
 }
 TEST(call_soon_threadsafe) { CHECK_EQ(cask_run(ts_main, NULL), 0); }
+
+/* Eager start (asyncio 3.12 eager tasks): the task runs inside cask_spawn until it first
+ * suspends; a loop-wide option makes every spawn eager. */
+static int eager_child(void *arg)
+{
+    (void)arg;
+    ct_log("child start");
+    CHECK_EQ(cask_yield(), 0);
+    ct_log("child end");
+    return 7;
+}
+static int eager_main(void *arg)
+{
+    (void)arg;
+    cask_task *t;
+    struct cask_spawn_opts o = {.eager = true, .name = "eager"};
+    ct_log("before");
+    CHECK_EQ(cask_spawn_with(&t, eager_child, NULL, &o), 0);
+    ct_log("after");
+    CHECK(!cask_task_done(t));
+    CHECK_EQ(cask_join(t), 7);
+    CHECK_LOG("before,child start,after,child end");
+    CHECK_STR(cask_task_name(t), "eager");
+    cask_release(t);
+    return 0;
+}
+TEST(eager_start) { CHECK_EQ(ct_run_virtual(eager_main, NULL), 0); }
+
+static int eager_done_child(void *arg)
+{
+    (void)arg;
+    return 3;
+}
+static int eager_all_main(void *arg)
+{
+    (void)arg;
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, eager_done_child, NULL), 0);
+    CHECK(cask_task_done(t)); /* it ran to completion inside the spawn */
+    int st = 0;
+    CHECK_EQ(cask_task_status(t, &st), 0);
+    CHECK_EQ(st, 3);
+    cask_release(t);
+    CHECK_EQ(cask_spawn(NULL, eager_done_child, NULL), 0); /* detached, freed at once */
+    return 0;
+}
+TEST(eager_loop_option)
+{
+    struct cask_config cfg = {.virtual_clock = true, .eager_tasks = true};
+    CHECK_EQ(cask_run_with(eager_all_main, NULL, &cfg), 0);
+}
+
+/* Task listing and names. */
+static int list_child(void *arg)
+{
+    (void)arg;
+    return cask_sleep(1);
+}
+static int list_main(void *arg)
+{
+    (void)arg;
+    cask_task *t[3], *all[8];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(cask_spawn(&t[i], list_child, NULL), 0);
+    CHECK_EQ(cask_all_tasks(all, 8), 4);
+    CHECK(all[0] == cask_current());
+    CHECK_STR(cask_task_name(all[0]), "Task-1");
+    CHECK_STR(cask_task_name(t[0]), "Task-2");
+    CHECK_EQ(cask_task_set_name(t[1], "worker"), 0);
+    CHECK_EQ(cask_task_set_name(NULL, "x"), -EINVAL);
+    CHECK_EQ(cask_yield(), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cask_dump_tasks(f);
+    fclose(f);
+    CHECK(strstr(buf, "worker") != NULL);
+    CHECK(strstr(buf, "sleep") != NULL);
+    free(buf);
+    CHECK_EQ(cask_all_tasks(NULL, 0), 4);
+    for (int i = 0; i < 3; i++)
+        cask_release(t[i]); /* still running: they go on detached */
+    CHECK_EQ(cask_sleep(2), 0);
+    CHECK_EQ(cask_all_tasks(NULL, 0), 1);
+    return 0;
+}
+TEST(task_listing) { CHECK_EQ(ct_run_virtual(list_main, NULL), 0); }

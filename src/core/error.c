@@ -19,13 +19,11 @@ const char *cask_strerror(int status)
         return errbuf;
     }
     switch (-status) {
-#define X(code, text)                                                                          \
-    case code:                                                                                 \
-        return text;
+#define X(code, text)                                                                              \
+    case code: return text;
         CASK_ERRNO_MAP(X)
 #undef X
-    default:
-        return strerror(-status);
+    default: return strerror(-status);
     }
 }
 
@@ -38,9 +36,8 @@ const char *cask_errname(int status)
         return errbuf;
     }
     switch (-status) {
-#define X(code, text)                                                                          \
-    case code:                                                                                 \
-        return #code;
+#define X(code, text)                                                                              \
+    case code: return #code;
         CASK_ERRNO_MAP(X)
 #undef X
     default: {

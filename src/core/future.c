@@ -157,18 +157,14 @@ int cask_future_result(cask_future *f, void **value)
     if (!f)
         return -EINVAL;
     switch (f->state) {
-    case F_PENDING:
-        return -EAGAIN;
+    case F_PENDING: return -EAGAIN;
     case F_RESULT:
         f->retrieved = true;
         if (value)
             *value = f->value;
         return 0;
-    case F_ERROR:
-        f->retrieved = true;
-        return f->err;
-    default:
-        return -ECANCELED;
+    case F_ERROR: f->retrieved = true; return f->err;
+    default: return -ECANCELED;
     }
 }
 

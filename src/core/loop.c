@@ -68,10 +68,7 @@ int cask__timer_arm(cask_loop *l, struct cask__timer *t, uint64_t when,
     return cask__heap_push(&l->timers, t);
 }
 
-void cask__timer_disarm(cask_loop *l, struct cask__timer *t)
-{
-    cask__heap_remove(&l->timers, t);
-}
+void cask__timer_disarm(cask_loop *l, struct cask__timer *t) { cask__heap_remove(&l->timers, t); }
 
 /* ---- callback handles ---- */
 
@@ -304,6 +301,7 @@ int cask_call_soon_threadsafe(cask_loop *l, cask_cb cb, void *arg)
         l->ts_head = &h->run;
     l->ts_tail = &h->run;
     pthread_mutex_unlock(m);
+    __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
     ssize_t w = write(l->wake_fd, &one, sizeof one);
     (void)w;
@@ -312,6 +310,7 @@ int cask_call_soon_threadsafe(cask_loop *l, cask_cb cb, void *arg)
 
 static void drain_wakeups(cask_loop *l)
 {
+    __atomic_store_n(&l->ts_pending, 0, __ATOMIC_RELAXED);
     uint64_t v;
     ssize_t r = read(l->wake_fd, &v, sizeof v);
     (void)r;
@@ -340,10 +339,56 @@ static void on_ready(cask_loop *l, int fd, int events)
 
 /* ---- the iteration ---- */
 
+/* The iteration boundary: I/O (waiting up to timeout), due timers, a new snapshot. */
+static void boundary(cask_loop *l, uint64_t timeout)
+{
+    /* with work ready, poll only while tasks wait on fds or another thread (or a signal)
+     * has queued something */
+    if (timeout != 0 || l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE))
+        cask__poll_wait(l->poll, timeout, on_ready, l);
+    if (l->timers.n) {
+        uint64_t now = cask__loop_now(l);
+        struct cask__timer *t;
+        while ((t = cask__heap_top(&l->timers)) && t->when <= now) {
+            cask__heap_pop(&l->timers);
+            t->fire(t);
+        }
+    }
+    /* the snapshot: what becomes ready while running it waits for the next iteration */
+    l->snap_head = l->ready_head;
+    l->ready_head = l->ready_tail = NULL;
+    l->iterations++;
+}
+
+struct cask__ctx *cask__next(cask_loop *l)
+{
+    for (;;) {
+        struct cask__runnable *r = l->snap_head;
+        if (!r) {
+            if (!l->ready_head)
+                break; /* nothing ready: the scheduler blocks in the poller */
+            boundary(l, 0);
+            continue;
+        }
+        if (r->kind != CASK__RUN_TASK)
+            break; /* callbacks run on the scheduler's stack, not on a task's */
+        l->snap_head = r->next;
+        if (r->next) /* a mass wake-up walks cold stacks: start fetching the next one now */
+            __builtin_prefetch(r->next, 1);
+        cask_task *t = (cask_task *)r;
+        t->state = CASK__T_RUNNING;
+        l->current = t;
+        l->switches++;
+        return &t->ctx;
+    }
+    l->current = NULL;
+    return &l->sched;
+}
+
 static void run_once(cask_loop *l)
 {
     uint64_t timeout = 0;
-    if (!l->ready_head) {
+    if (!l->snap_head && !l->ready_head) {
         struct cask__timer *t = cask__heap_top(&l->timers);
         if (!t) {
             timeout = CASK__NEVER;
@@ -357,32 +402,18 @@ static void run_once(cask_loop *l)
             if (!l->ready_head && t->when > l->vnow)
                 l->vnow = t->when;
             timeout = 0;
-        } else {
-            cask__poll_wait(l->poll, timeout, on_ready, l);
-        }
-    } else if (l->nwatch > 0) {
-        cask__poll_wait(l->poll, 0, on_ready, l);
-    }
-    if (l->timers.n) {
-        uint64_t now = cask__loop_now(l);
-        struct cask__timer *t;
-        while ((t = cask__heap_top(&l->timers)) && t->when <= now) {
-            cask__heap_pop(&l->timers);
-            t->fire(t);
         }
     }
-    /* the snapshot: what became ready while running these waits for the next iteration */
-    struct cask__runnable *r = l->ready_head;
-    l->ready_head = l->ready_tail = NULL;
-    while (r) {
-        struct cask__runnable *next = r->next;
+    if (!l->snap_head)
+        boundary(l, timeout);
+    struct cask__runnable *r;
+    while ((r = l->snap_head)) {
+        l->snap_head = r->next;
         if (r->kind == CASK__RUN_TASK)
             cask__task_run(l, (cask_task *)r);
         else
             cask__handle_run(l, (cask_handle *)r);
-        r = next;
     }
-    l->iterations++;
 }
 
 /* ---- cask_run ---- */
@@ -398,6 +429,7 @@ static void on_sigint(int sig)
         raise(SIGINT);
         return;
     }
+    __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
     ssize_t w = write(l->wake_fd, &one, sizeof one);
     (void)w;
@@ -588,9 +620,16 @@ int cask_yield(void)
         return cask__cancel_now(t);
     t->state = CASK__T_READY;
     cask__ready_push(l, &t->run);
-    struct cask__ctx *back = t->back ? t->back : &l->sched;
-    t->back = NULL;
-    cask__ctx_switch(&t->ctx, back, 0);
+    struct cask__ctx *next;
+    if (t->back) {
+        next = t->back;
+        t->back = NULL;
+    } else {
+        next = cask__next(l);
+    }
+    if (next != &t->ctx) /* it may pick itself: then the yield cost one iteration, no switch */
+        cask__ctx_switch(&t->ctx, next, 0);
+    cask__reap(l);
     if (cask__cancelled(t)) /* cancelled while it was waiting for its turn */
         return cask__cancel_now(t);
     return 0;

@@ -52,8 +52,8 @@ static int open_rel(cask_scope *s, uint32_t kind, double seconds)
         return -EINVAL;
     if (!l)
         return -EPERM;
-    return cask__scope_open(s, kind, isinf(seconds) && seconds > 0 ? CASK__NEVER
-                                                                   : cask__deadline_ns(l, seconds));
+    return cask__scope_open(
+        s, kind, isinf(seconds) && seconds > 0 ? CASK__NEVER : cask__deadline_ns(l, seconds));
 }
 
 static int open_abs(cask_scope *s, uint32_t kind, double when)

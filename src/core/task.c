@@ -104,13 +104,11 @@ void cask__task_free(cask_task *t)
     cask__stack_put(l->pools[pi], &s);
 }
 
-static void reap(cask_loop *l)
+void cask__reap_dead(cask_loop *l)
 {
     cask_task *d = l->dead;
-    if (d) {
-        l->dead = NULL;
-        cask__task_free(d);
-    }
+    l->dead = NULL;
+    cask__task_free(d);
 }
 
 static void task_main(void *p)
@@ -118,7 +116,7 @@ static void task_main(void *p)
     cask_task *t = p;
     cask_loop *l = t->loop;
     cask__ctx_entered();
-    reap(l);
+    cask__reap(l);
     t->flags |= CASK__TF_STARTED;
     int status;
     if (t->ncancel > 0) {
@@ -144,9 +142,17 @@ static void task_main(void *p)
         report_if_unread(t);
         l->dead = t;
     }
-    struct cask__ctx *back = t->back ? t->back : &l->sched;
-    t->back = NULL;
-    cask__ctx_switch(&t->ctx, back, 1);
+    struct cask__ctx *next;
+    if (t->back) {
+        next = t->back;
+        t->back = NULL;
+    } else if (t == l->main_task) {
+        l->current = NULL; /* main ended: back to cask_run, which winds the loop down */
+        next = &l->sched;
+    } else {
+        next = cask__next(l);
+    }
+    cask__ctx_switch(&t->ctx, next, 1);
     CASK__FATAL("task '%s' resumed after it ended", t->name);
 }
 
@@ -156,8 +162,8 @@ void cask__task_run(cask_loop *l, cask_task *t)
     l->current = t;
     l->switches++;
     cask__ctx_switch(&l->sched, &t->ctx, 0);
-    l->current = NULL;
-    reap(l);
+    l->current = NULL; /* whichever task switched back here chose the scheduler */
+    cask__reap(l);
 }
 
 int cask_spawn(cask_task **out, cask_fn fn, void *arg)
@@ -179,7 +185,8 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
         return -EINVAL;
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
-        (o && o->stack_size && cask__stack_pool_size(l->pools[0]) != ((size + 4095) & ~(size_t)4095))) {
+        (o && o->stack_size &&
+         cask__stack_pool_size(l->pools[0]) != ((size + 4095) & ~(size_t)4095))) {
         int rc = pool_for(l, size, &pi);
         if (rc)
             return rc;
@@ -217,7 +224,7 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
         l->switches++;
         cask__ctx_switch(from, &t->ctx, 0);
         l->current = self;
-        reap(l);
+        cask__reap(l);
         return 0;
     }
     t->state = CASK__T_READY;
@@ -377,8 +384,8 @@ void cask_dump_tasks(FILE *f)
             else
                 snprintf(on, sizeof on, "%s %p", w->what ? w->what : "?", w->obj);
         }
-        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t),
-                state_name(t), t->ncancel, on);
+        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t), state_name(t),
+                t->ncancel, on);
     }
 }
 

@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "../internal.h"
 
-bool cask__cancelled(const cask_task *t)
+bool cask__cancelled_slow(const cask_task *t)
 {
     for (const cask_scope *s = t->scope; s; s = s->parent_) {
         if (s->flags_ & CASK__SCOPE_EXPIRED)
@@ -42,9 +42,15 @@ int cask__park(struct cask__waiter *w)
     w->task = t;
     t->waiter = w;
     t->state = CASK__T_PARKED;
-    struct cask__ctx *back = t->back ? t->back : &l->sched;
-    t->back = NULL;
-    cask__ctx_switch(&t->ctx, back, 0);
+    struct cask__ctx *next;
+    if (t->back) { /* an eager task's first suspension returns to its spawner */
+        next = t->back;
+        t->back = NULL;
+    } else {
+        next = cask__next(l);
+    }
+    cask__ctx_switch(&t->ctx, next, 0);
+    cask__reap(l);
     return t->wake;
 }
 

@@ -32,16 +32,16 @@ void cask__ctx_make(struct cask__ctx *c, void *lo, size_t size, void (*entry)(vo
 #if defined(__x86_64__)
     uint64_t *sp = (uint64_t *)(top - 64 - 16);
     memset(sp, 0, 80);
-    ((uint32_t *)sp)[0] = 0x1f80;  /* MXCSR: all exceptions masked, round to nearest */
-    ((uint16_t *)sp)[2] = 0x037f;  /* x87 control word: the ABI default */
+    ((uint32_t *)sp)[0] = 0x1f80;       /* MXCSR: all exceptions masked, round to nearest */
+    ((uint16_t *)sp)[2] = 0x037f;       /* x87 control word: the ABI default */
     sp[3] = (uint64_t)(uintptr_t)entry; /* r13 */
     sp[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
     sp[7] = (uint64_t)(uintptr_t)cask__ctx_start;
 #else
     uint64_t *sp = (uint64_t *)(top - 176 - 16);
     memset(sp, 0, 192);
-    sp[0] = (uint64_t)(uintptr_t)arg;   /* x19 */
-    sp[1] = (uint64_t)(uintptr_t)entry; /* x20 */
+    sp[0] = (uint64_t)(uintptr_t)arg;              /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)entry;            /* x20 */
     sp[11] = (uint64_t)(uintptr_t)cask__ctx_start; /* x30 */
 #endif
     c->sp = sp;
@@ -79,8 +79,7 @@ void cask__ctx_thread(struct cask__ctx *c)
 void cask__ctx_switch(struct cask__ctx *from, struct cask__ctx *to, int last)
 {
 #if CASK__ASAN
-    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->stack_lo,
-                                   to->stack_size);
+    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
 #endif
 #if CASK__TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);

@@ -88,7 +88,7 @@ static void install_guards(struct cask__stack_pool *p, struct chunk *c)
 {
     int mode = atomic_load(&guard_mode);
     if (mode == -1 || mode == 2) {
-        /* one process_madvise for up to 1024 slots; madvise per slot where that is refused */
+        /* one process_madvise call per 128 slots */
         struct iovec iov[128];
         unsigned done = 0;
         bool ok = true;
@@ -105,16 +105,13 @@ static void install_guards(struct cask__stack_pool *p, struct chunk *c)
             else
                 done += n;
         }
-        for (; done < c->nslots; done++) {
-            if (madvise(c->base + (size_t)done * p->size, PAGE, MADV_GUARD_INSTALL) != 0)
-                break;
-        }
         if (done == c->nslots) {
             atomic_store(&guard_mode, 2);
             return;
         }
-        if (done > 0) /* partial success of a working kernel: retry the rest one by one */
-            return;
+        /* No process_madvise, or it refused the guard advice. Plain madvise is not tried on
+         * its own: emulators such as qemu-user accept unknown advice and do nothing, so a
+         * success would prove nothing. mprotect guards work everywhere. */
         atomic_store(&guard_mode, 1);
     }
     for (unsigned i = 0; i < c->nslots; i++) {
@@ -168,8 +165,8 @@ static int new_chunk(struct cask__stack_pool *p)
 #endif
     if (!c)
         return -ENOMEM;
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *m =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         cask__free(c);
         return -ENOMEM;
@@ -270,8 +267,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
         old_segv.sa_sigaction(sig, info, uctx);
         return;
     }
-    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN &&
-        old_segv.sa_handler) {
+    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN && old_segv.sa_handler) {
         old_segv.sa_handler(sig);
         return;
     }

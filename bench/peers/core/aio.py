@@ -138,7 +138,8 @@ async def bench_group(rt, n):
     result("group", rt, ns_per_task=dt / n)
 
 
-# lockK: K tasks, each loops acquire+release with no await inside; n pairs in all.
+# lockK: lock hand-off. K tasks, each loops: acquire, yield once while holding it (so the
+# others queue up and every release hands the lock to a waiter), release; n pairs in all.
 async def bench_lock(rt, n, k):
     n = n or MILLION
     lock = asyncio.Lock()
@@ -147,7 +148,7 @@ async def bench_lock(rt, n, k):
     async def worker():
         for _ in range(per):
             async with lock:
-                pass
+                await asyncio.sleep(0)
 
     t0 = now_ns()
     tasks = [asyncio.create_task(worker()) for _ in range(k)]

@@ -137,7 +137,8 @@ const WORKLOADS = {
 
 const [w, nArg] = process.argv.slice(2);
 if (!(w in WORKLOADS)) {
-    process.stderr.write(`usage: node.js WORKLOAD [N]\nworkloads: ${Object.keys(WORKLOADS).join(' ')}\n`);
+    const names = Object.keys(WORKLOADS).join(' ');
+    process.stderr.write(`usage: node.js WORKLOAD [N]\nworkloads: ${names}\n`);
     process.exit(2);
 }
 WORKLOADS[w](nArg ? parseInt(nArg, 10) : 0).catch((e) => {

@@ -204,7 +204,8 @@ func benchGroup(n int) {
 	result("group", "ns_per_task", perOp(time.Since(t0), n))
 }
 
-// lockK: k goroutines each loop Lock+Unlock on one sync.Mutex; n pairs in all.
+// lockK: lock hand-off. k goroutines each loop: Lock, yield once while holding it
+// (runtime.Gosched, so the others queue up on the mutex), Unlock; n pairs in all.
 func benchLock(n, k int) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -218,6 +219,7 @@ func benchLock(n, k int) {
 			for i := 0; i < per; i++ {
 				mu.Lock()
 				counter++
+				runtime.Gosched()
 				mu.Unlock()
 			}
 			wg.Done()
