@@ -423,10 +423,12 @@ typedef struct cask_lock {
     struct {
         void *head, *tail;
     } waiters_;
-    void *owner_;      /* the task holding it (NULL if taken outside a task) */
-    uint32_t locked_;  /* held (also while being handed to a waiter) */
+    void *owner_;     /* the task holding it (NULL if taken outside a task) */
+    uint32_t locked_; /* held (also while being handed to a waiter) */
 } cask_lock;
+/* clang-format off */
 #define CASK_LOCK_INIT {{NULL, NULL}, NULL, 0}
+/* clang-format on */
 
 /* Initializes an unlocked lock (the same as CASK_LOCK_INIT). */
 void cask_lock_init(cask_lock *l);
@@ -454,7 +456,9 @@ typedef struct cask_event {
     } waiters_;
     uint32_t set_;
 } cask_event;
+/* clang-format off */
 #define CASK_EVENT_INIT {{NULL, NULL}, 0}
+/* clang-format on */
 
 /* Initializes a cleared event (the same as CASK_EVENT_INIT). */
 void cask_event_init(cask_event *e);
@@ -483,7 +487,9 @@ typedef struct cask_cond {
     cask_lock *lock_; /* NULL: own_ */
     cask_lock own_;
 } cask_cond;
+/* clang-format off */
 #define CASK_COND_INIT {{NULL, NULL}, NULL, CASK_LOCK_INIT}
+/* clang-format on */
 
 /* Initializes a condition over lock, or over a lock of its own if lock is NULL. */
 void cask_cond_init(cask_cond *c, cask_lock *lock);
@@ -525,8 +531,10 @@ typedef struct cask_sem {
     int64_t value_;
     int64_t bound_; /* < 0: not bounded */
 } cask_sem;
+/* clang-format off */
 #define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1}
 #define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value)}
+/* clang-format on */
 
 /* Initializes a semaphore with value units. Returns 0, or -EINVAL (value < 0). */
 int cask_sem_init(cask_sem *s, int64_t value);
@@ -555,10 +563,12 @@ typedef struct cask_barrier {
         void *head, *tail;
     } waiters_;
     uint32_t parties_;
-    uint32_t count_;  /* tasks waiting now */
+    uint32_t count_; /* tasks waiting now */
     uint32_t broken_;
 } cask_barrier;
+/* clang-format off */
 #define CASK_BARRIER_INIT(parties) {{NULL, NULL}, (parties), 0, 0}
+/* clang-format on */
 
 /* Initializes a barrier for parties tasks. Returns 0, or -EINVAL (parties is 0 or above
  * INT32_MAX). */

@@ -220,8 +220,7 @@ static int park_on(struct cask__wq *wq, const char *what, cask_queue *q, cask_ta
 
 /* ---- the API ---- */
 
-int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind,
-                   cask_queue_cmp cmp)
+int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind, cask_queue_cmp cmp)
 {
     if (!out)
         return -EINVAL;
