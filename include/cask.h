@@ -623,8 +623,9 @@ typedef int (*cask_queue_cmp)(const void *a, const void *b);
  */
 CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind,
                                    cask_queue_cmp cmp);
-/* Frees the queue and any items' slots (not the items). NULL is a no-op. Freeing a queue that
- * tasks wait on is fatal misuse. */
+/* Frees the queue and its slots (not the items). NULL is a no-op. Freeing a queue that tasks
+ * wait on is fatal misuse; so is freeing it before a task it woke has returned from its call
+ * (join the tasks that use it first). */
 void cask_queue_free(cask_queue *q);
 /*
  * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to

@@ -109,6 +109,42 @@ TEST(q2_cancelled_get_loses_nothing)
     CHECK_EQ(ct_run_virtual(q2_main, &woken), 0);
 }
 
+/* Q2: a getter handed an item and cancelled with no other getter waiting puts it back in
+ * front: it comes out first, before the items put after it (FIFO, LIFO and priority). */
+static int q2_front_main(void *arg)
+{
+    enum cask_queue_kind kind = *(enum cask_queue_kind *)arg;
+    cask_queue *q;
+    CHECK_EQ(cask_queue_new(&q, 0, kind, NULL), 0);
+    struct qtask g1 = {q, "g1", 0, NULL, 0};
+    cask_task *t1;
+    CHECK_EQ(cask_spawn(&t1, getter, &g1), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_queue_put(q, I(5)), 0); /* handed to g1 */
+    CHECK_EQ(cask_queue_qsize(q), 0);
+    CHECK_EQ(cask_queue_put(q, I(5)), 0);
+    CHECK_EQ(cask_queue_put(q, I(9)), 0);
+    CHECK(cask_cancel(t1));
+    CHECK_EQ(cask_join(t1), -ECANCELED);
+    CHECK_EQ(cask_queue_qsize(q), 3);
+    void *item;
+    static const int want[3][3] = {{5, 5, 9}, {9, 5, 5}, {5, 5, 9}};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+        CHECK_EQ((intptr_t)item, want[kind][i]);
+    }
+    cask_release(t1);
+    cask_queue_free(q);
+    return 0;
+}
+TEST(q2_cancelled_get_gives_back_in_front)
+{
+    for (int k = CASK_QUEUE_FIFO; k <= CASK_QUEUE_PRIORITY; k++) {
+        enum cask_queue_kind kind = (enum cask_queue_kind)k;
+        CHECK_EQ(ct_run_virtual(q2_front_main, &kind), 0);
+    }
+}
+
 /* Q3: a cancelled put never inserts its item. A waiting putter whose item a get already moved
  * into the queue has its put done: cancelled after that, it returns 0. */
 static int q3_main(void *arg)
