@@ -154,7 +154,7 @@ double cask_time(void);
 /*
  * asyncio.sleep(seconds). 0 (or less) yields exactly one loop iteration.
  * Returns 0, or -ECANCELED (cancelled; it returns at once), -EPERM (not in a task),
- * -EINVAL (seconds is NaN).
+ * -EINVAL (seconds is NaN), -ENOMEM (the timer heap could not grow).
  */
 CASK_MUST_CHECK int cask_sleep(double seconds);
 /* Sleeps until cask_time() >= when. Errors as cask_sleep. */
@@ -391,7 +391,188 @@ int cask_fd_forget(int fd);
 /* Structured concurrency: groups, wait, wait_for, as_completed, shield                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* (structured concurrency API goes here) */
+/*
+ * Task groups (asyncio.TaskGroup, trio's nursery). A group is a struct the owner keeps on its
+ * stack for the length of a block, like a scope:
+ *
+ *     cask_group g;
+ *     int rc = cask_group_open(&g);                  // async with TaskGroup() as tg:
+ *     if (rc == 0) {
+ *         rc = cask_group_spawn(&g, NULL, fetch, &a);  //     tg.create_task(fetch(a))
+ *         if (rc == 0)
+ *             rc = cask_group_spawn(&g, NULL, fetch, &b);
+ *         rc = cask_group_close(&g, rc);             // end of the block: joins every child
+ *     }
+ *
+ * Rules (the same as asyncio's):
+ *   - Closing joins every child, also those spawned while the owner waits in close and those
+ *     spawned by children.
+ *   - A child that fails (ends with a negative status other than -ECANCELED) fails the group:
+ *     the other children are cancelled, newest first (reverse spawn order), and the owner's
+ *     blocking call in progress inside the block returns -ECANCELED (and so do its later ones,
+ *     until close), so the block runs to close at once. Close then returns the first failure;
+ *     cask_group_errors() lists all of them.
+ *   - A child that ends cancelled (-ECANCELED) does not fail the group.
+ *   - If the owner is cancelled, close cancels every child, waits for all of them and returns
+ *     -ECANCELED, unless a child (or the block) failed: then the failure is returned. The
+ *     owner's cancellation stays pending (sticky) after close.
+ *   - Groups nest: an inner group's failure, returned by its close, fails the outer block.
+ *   - A group adds nothing to a child's cost beyond cask_spawn: no allocation.
+ * The owner must close the group before it ends, and before it closes any scope it opened
+ * before the group. Children of a group are ordinary tasks: cask_cancel, cask_join and
+ * cask_task_status work on their handles; failures the group saw are never reported as
+ * "nobody read its status".
+ */
+#define CASK_GROUP_MAX_ERRORS 8
+typedef struct cask_group {
+    /* private: do not touch */
+    cask_scope scope_; /* the block, on the owner's scope stack */
+    cask_task *owner_;
+    cask_task *head_, *tail_;          /* children still running, in spawn order */
+    size_t live_;                      /* their number */
+    void *closer_;                     /* the owner's waiter while it waits in close */
+    struct cask__group_start *starts_; /* pending cask_group_start calls */
+    uint32_t state_;
+    int first_;      /* the first failure, 0 if none */
+    size_t nerrors_; /* every failure counted */
+    int errors_[CASK_GROUP_MAX_ERRORS];
+} cask_group;
+
+/*
+ * Opens a group owned by the calling task: `async with TaskGroup() as tg`. The group is a
+ * scope on the calling task: close it with cask_group_close() in reverse order of opening
+ * with respect to the task's other scopes and groups.
+ * Returns 0, or -EINVAL (g NULL), -EPERM (not in a task).
+ */
+CASK_MUST_CHECK int cask_group_open(cask_group *g);
+
+/*
+ * tg.create_task(fn(arg)): spawns a child into the group (lazily, as cask_spawn). Any task of
+ * the loop may spawn into it (children too) until it has finished closing. If out is not NULL
+ * it receives a handle to give back with cask_release(); with out NULL the group keeps the
+ * only reference. opts as cask_spawn_with (NULL for the defaults).
+ * Returns 0, or -ESHUTDOWN (the group failed, was cancelled or has finished: fn never runs),
+ * -EINVAL (g not an open group, fn NULL, bad opts), -EPERM (no loop on this thread), -ENOMEM.
+ */
+CASK_MUST_CHECK int cask_group_spawn(cask_group *g, cask_task **out, cask_fn fn, void *arg);
+CASK_MUST_CHECK int cask_group_spawn_with(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                                          const struct cask_spawn_opts *opts);
+
+/*
+ * trio's nursery.start(): spawns fn(arg) into the group and waits until the child calls
+ * cask_started(value) (a server reporting it is listening, with its port); then stores the
+ * value in *value (if value is not NULL) and returns 0 while the child runs on in the group.
+ * A child that fails or ends before calling cask_started gives its status to this call
+ * instead of to the group. If the caller is cancelled while waiting, the child is cancelled
+ * and waited for. out as in cask_group_spawn.
+ * Returns 0, or the child's failure status, -ECANCELED (the caller or the child was
+ * cancelled first), -EINVAL (as cask_group_spawn, or the child returned >= 0 without calling
+ * cask_started), -ESHUTDOWN, -EPERM (not in a task), -ENOMEM.
+ */
+CASK_MUST_CHECK int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                                     void **value);
+/*
+ * Called by a child being started with cask_group_start: wakes the starter with value.
+ * Returns 0, or -EINVAL (the calling task is not being started, or already called it),
+ * -EPERM (not in a task).
+ */
+int cask_started(void *value);
+
+/*
+ * The end of the group's block (`async with` exits): waits for every child, then leaves the
+ * group's scope. status is the block's own status: a failure (< 0, not -ECANCELED) counts as
+ * the group's failure and cancels the children first (the block "raised"). If the owner is
+ * cancelled, before or while it waits here, every child is cancelled and still waited for.
+ * Returns, in this order of precedence:
+ *   - the first failure (of a child, or the block's status), if anything failed;
+ *   - -ECANCELED if the owner is cancelled from outside the group (its task was cancelled or
+ *     an enclosing scope expired); the owner stays cancelled;
+ *   - 0 if the group was cancelled with cask_group_cancel() and status is -ECANCELED;
+ *   - status, otherwise (0 or a positive value pass through).
+ * Also -EINVAL (g not open, already closing, or not the caller's innermost scope: nothing was
+ * done), -EPERM (the caller is not the task that opened the group).
+ */
+CASK_MUST_CHECK int cask_group_close(cask_group *g, int status);
+
+/*
+ * asyncio 3.15's TaskGroup.cancel(): cancels every child (newest first) and the owner's
+ * blocking calls inside the block; close then returns 0 (not -ECANCELED) unless something
+ * failed. Callable from any task or callback of the loop. After the group finished, a no-op.
+ * Returns 0, or -EINVAL (g NULL or never opened).
+ */
+int cask_group_cancel(cask_group *g);
+
+/*
+ * The group's failures in the order they happened: stores up to max of them (and never more
+ * than the first CASK_GROUP_MAX_ERRORS) in out, returns how many there were in all. Readable
+ * while the group runs and after it closed, as long as the struct lives.
+ */
+size_t cask_group_errors(const cask_group *g, int *out, size_t max);
+/* The number of children still running. */
+size_t cask_group_size(const cask_group *g);
+
+/* Modes of cask_wait, as asyncio.wait's return_when. */
+enum { CASK_ALL_COMPLETED = 0, CASK_FIRST_COMPLETED = 1, CASK_FIRST_EXCEPTION = 2 };
+
+/*
+ * asyncio.wait(tasks, timeout, return_when): waits until all tasks have ended
+ * (CASK_ALL_COMPLETED), any one has (CASK_FIRST_COMPLETED), or any one failed with a status
+ * other than -ECANCELED (CASK_FIRST_EXCEPTION; also returns once all ended), or until timeout
+ * seconds passed (INFINITY: no limit; 0 or less: just look). Stores the number of tasks that
+ * have ended in *ndone (if ndone is not NULL); cask_task_done() tells which. Cancels nothing,
+ * reads no status (a timeout is not an error: it returns what is done).
+ * Returns 0, or -ECANCELED (the caller was cancelled; the tasks run on), -EINVAL (tasks NULL
+ * with n > 0, a NULL task, bad mode, timeout NaN), -EDEADLK (the caller is among the tasks),
+ * -EPERM (not in a task, or a task of another loop), -ENOMEM (more than 16 tasks and no memory
+ * for their waiters, or for the timer).
+ */
+CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, double timeout,
+                              size_t *ndone);
+
+/*
+ * asyncio.as_completed(tasks, timeout): an iterator giving the tasks in the order they end.
+ *     cask_as_completed *it;
+ *     rc = cask_as_completed_new(&it, tasks, n, 5.0);
+ *     while ((rc = cask_as_completed_next(it, &t)) > 0)
+ *         use(t);                       // ended: cask_task_status(t, &st) does not block
+ *     cask_as_completed_free(it);
+ * Tasks already ended when it is made come first, in argument order. The tasks must stay
+ * valid (handles held) until the iterator is freed. timeout is seconds from _new for the
+ * whole iteration (INFINITY: none).
+ * _new returns 0, or -ENOMEM, -EINVAL (out NULL, tasks NULL with n > 0, a NULL task, timeout
+ * NaN), -EPERM (no loop, or a task of another loop).
+ * _next stores the next task to end in *t and returns 1, or returns 0 when every task was
+ * given out, -ETIMEDOUT (the deadline passed; nothing is cancelled; every later call says so
+ * too), -ECANCELED (the caller was cancelled; no task is lost: the next call gives it),
+ * -EINVAL (it or t NULL), -EPERM (not in a task), -EBUSY (another task is in _next).
+ * _free gives the iterator back (NULL is a no-op); it does not touch the tasks.
+ */
+typedef struct cask_as_completed cask_as_completed;
+CASK_MUST_CHECK int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks,
+                                          size_t n, double timeout);
+CASK_MUST_CHECK int cask_as_completed_next(cask_as_completed *it, cask_task **t);
+void cask_as_completed_free(cask_as_completed *it);
+
+/*
+ * asyncio.wait_for(task, timeout): joins t for at most timeout seconds (INFINITY: no limit).
+ * On timeout, t is cancelled and waited for (its cleanup runs before this returns); if it
+ * handled the cancellation and returned normally, its status is returned, else -ETIMEDOUT.
+ * With timeout <= 0: t's status if it has ended, else the same as a timeout now. If the caller
+ * is cancelled, t is cancelled too and waited for (as cask_join).
+ * Returns t's status, or -ETIMEDOUT, -ECANCELED, -EINVAL (t NULL, timeout NaN), -EDEADLK
+ * (t is the caller), -EPERM (not in a task, or t of another loop), -ENOMEM (the timer).
+ */
+CASK_MUST_CHECK int cask_wait_for(cask_task *t, double timeout);
+
+/*
+ * await asyncio.shield(task): joins t, but if the caller is cancelled while it waits, it
+ * returns -ECANCELED at once and t runs on untouched (its status stays readable, by joining it
+ * again or cask_task_status). A t that fails or is cancelled by someone else gives that status.
+ * For cleanup that must still block after its task was cancelled, use a shield scope
+ * (cask_shield_open) instead.
+ * Returns t's status, or -ECANCELED, -EINVAL (t NULL), -EDEADLK, -EPERM (as cask_join).
+ */
+CASK_MUST_CHECK int cask_shield_join(cask_task *t);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Synchronization primitives and queues                                                        */
