@@ -456,3 +456,49 @@ TEST(q_outside_task_and_enomem)
     }
     cask_queue_free(q);
 }
+
+/* Out of memory: the n-th allocation fails, for every n a scenario makes. cask_queue_new and a
+ * growing put return -ENOMEM, leave the queue as it was (no item added, order kept) and leak
+ * nothing; with memory back the queue works on. */
+static bool enomem_scenario(enum cask_queue_kind kind, long n)
+{
+    cask_queue *q;
+    ct_fail_alloc_after(n);
+    int rc = cask_queue_new(&q, 0, kind, NULL);
+    if (rc == -ENOMEM) {
+        ct_fail_alloc_after(0);
+        return false;
+    }
+    CHECK_EQ(rc, 0);
+    bool failed = false;
+    intptr_t put = 0;
+    while (put < 40) {
+        rc = cask_queue_put_nowait(q, I(put));
+        if (rc == -ENOMEM) {
+            failed = true;
+            CHECK_EQ(cask_queue_qsize(q), (size_t)put);
+            ct_fail_alloc_after(0);
+            continue;
+        }
+        CHECK_EQ(rc, 0);
+        put++;
+    }
+    ct_fail_alloc_after(0);
+    for (intptr_t i = 0; i < put; i++) {
+        void *v;
+        CHECK_EQ(cask_queue_get_nowait(q, &v), 0);
+        CHECK_EQ((intptr_t)v, kind == CASK_QUEUE_LIFO ? put - 1 - i : i);
+    }
+    cask_queue_free(q);
+    return failed;
+}
+TEST(q_enomem_walk)
+{
+    for (int k = CASK_QUEUE_FIFO; k <= CASK_QUEUE_PRIORITY; k++) {
+        long n = 1;
+        while (enomem_scenario((enum cask_queue_kind)k, n) || n <= 2)
+            n++;
+        CHECK(n > 3); /* new, and at least two growths, were failed */
+        CHECK_EQ(ct_allocs_live(), 0);
+    }
+}
