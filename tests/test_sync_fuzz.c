@@ -403,6 +403,18 @@ static void cond_leave(void)
     FZ_CHECK(cask_cond_release(&C.cond) == 0);
 }
 
+/* With the lock held: adds an item, notifies one consumer (or all), releases the lock. */
+static void cond_produce(void)
+{
+    C.items++;
+    C.produced++;
+    if (chance(20))
+        FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
+    else
+        FZ_CHECK(cask_cond_notify(&C.cond, 1) >= 0);
+    cond_leave();
+}
+
 /* Tells every consumer to stop once the items are gone. */
 static void cond_stop(void)
 {
@@ -438,13 +450,7 @@ static int cond_worker(void *arg)
             continue;
         }
         if (producer) {
-            C.items++;
-            C.produced++;
-            if (chance(20))
-                FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
-            else
-                FZ_CHECK(cask_cond_notify(&C.cond, 1) >= 0);
-            cond_leave();
+            cond_produce();
             continue;
         }
         C.in_cs = false; /* the wait releases the lock */
@@ -512,13 +518,7 @@ static int ping_worker(void *arg)
             if (jitter() < 0)
                 FZ_CHECK(!"the producer is never cancelled");
             FZ_CHECK(cond_enter() == 0);
-            C.items++;
-            C.produced++;
-            if (chance(20))
-                FZ_CHECK(cask_cond_notify_all(&C.cond) >= 0);
-            else
-                FZ_CHECK(cask_cond_notify(&C.cond, 1) >= 0);
-            cond_leave();
+            cond_produce();
             cask_scope sc;
             FZ_CHECK(cask_timeout_open(&sc, 10) == 0);
             int rc = cask_event_wait(&g_consumed);
