@@ -1,16 +1,16 @@
 /*
  * cask_sync.c: benchmarks of the synchronization primitives, printing RESULT lines for
  * bench/run.sh (the peers in bench/peers/core run the same workloads):
- *   lock2, lock100   K tasks each loop acquire + release on one lock, 1,000,000 pairs in all
- *                    (no suspension inside, as the peers: the figure is an acquire + release
- *                    round), ns per pair
+ *   lock2, lock100   lock hand-off: K tasks each loop acquire, yield while holding, release,
+ *                    1,000,000 pairs in all, so every acquire waits and every release hands
+ *                    the lock to the next waiter (the peers do the same), ns per pair
  *   queue1, queue1024  one producer task puts 1,000,000 integers into a queue of maxsize 1 /
  *                    1024, one consumer task gets them, items per second
  *   sem100           spawn 1,000,000 tasks that each acquire a semaphore of 100, yield once and
  *                    release; then join them all; ns per task
- * and two rows cask alone runs, for the cost of a real hand-over:
- *   lock2_handoff, lock100_handoff  as lockK, but each task yields while it holds the lock, so
- *                    every acquire waits and every release hands the lock to the next task
+ * and two rows cask alone runs, for the cost of the lock itself without contention:
+ *   lock2_uncontended, lock100_uncontended  as lockK, but nobody yields inside, so every
+ *                    acquire finds the lock free
  * Usage: cask_sync [workload...] (or CASK_BENCH_WORKLOADS="..."); CASK_BENCH_QUICK=1 divides
  * the counts by 10.
  */
@@ -234,10 +234,10 @@ int main(int argc, char **argv)
     g_argc = argc;
     g_argv = argv;
     long n = scale(1000000);
-    static struct lockrun locks[] = {{"lock2", 0, 2, false},
-                                     {"lock100", 0, 100, false},
-                                     {"lock2_handoff", 0, 2, true},
-                                     {"lock100_handoff", 0, 100, true}};
+    static struct lockrun locks[] = {{"lock2", 0, 2, true},
+                                     {"lock100", 0, 100, true},
+                                     {"lock2_uncontended", 0, 2, false},
+                                     {"lock100_uncontended", 0, 100, false}};
     for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++) {
         locks[i].n = n;
         if (want(locks[i].name))

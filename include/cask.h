@@ -58,7 +58,7 @@ extern "C" {
     X(EDEADLK, "a task may not wait for itself")                                                   \
     X(ENOMEM, "out of memory")                                                                     \
     X(EBUSY, "object in use")                                                                      \
-    X(EPIPE, "peer closed the connection")                                                         \
+    X(EPIPE, "peer closed the connection / barrier broken (BrokenBarrierError)")                                                         \
     X(EMSGSIZE, "line or message longer than the limit (LimitOverrunError)")                       \
     X(EPROTO, "short read: EOF before the requested bytes (IncompleteReadError)")                  \
     X(ENOTCONN, "not connected / stream closed")                                                   \
@@ -577,8 +577,6 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
 /* ------------------------------------------------------------------------------------------ */
 /* Synchronization primitives and queues                                                        */
 /* ------------------------------------------------------------------------------------------ */
-
-/* (sync API goes here) */
 
 /*
  * The asyncio primitives, fair and cancel-safe:
