@@ -77,14 +77,49 @@ static int spawn_main(void *arg)
     return 0;
 }
 
-/* ---- switch: ping-pong through futures ---- */
+/* ---- switch: ping-pong between two tasks through a pair of events ---- */
 struct pp {
-    cask_future *ping, *pong;
+    cask_event ping, pong;
     long n;
 };
 static int ponger(void *arg)
 {
     struct pp *p = arg;
+    for (long i = 0; i < p->n; i++) {
+        MUST(cask_event_wait(&p->ping));
+        cask_event_clear(&p->ping);
+        cask_event_set(&p->pong);
+    }
+    return 0;
+}
+static int switch_main(void *arg)
+{
+    struct pp p = {CASK_EVENT_INIT, CASK_EVENT_INIT, *(long *)arg};
+    cask_task *t;
+    MUST(cask_spawn(&t, ponger, &p));
+    MUST(cask_yield());
+    double t0 = now();
+    for (long i = 0; i < p.n; i++) {
+        cask_event_set(&p.ping);
+        MUST(cask_event_wait(&p.pong));
+        cask_event_clear(&p.pong);
+    }
+    double dt = now() - t0;
+    MUST(cask_join(t));
+    cask_release(t);
+    printf("RESULT switch cask ns_per_roundtrip=%.1f roundtrips=%ld via=event\n",
+           dt * 1e9 / (double)p.n, p.n);
+    return 0;
+}
+
+/* The same through a fresh future per message, as the asyncio peer does. */
+struct fpp {
+    cask_future *ping, *pong;
+    long n;
+};
+static int fponger(void *arg)
+{
+    struct fpp *p = arg;
     for (long i = 0; i < p->n; i++) {
         MUST(cask_future_await(p->ping, NULL));
         cask_future_free(p->ping);
@@ -93,13 +128,13 @@ static int ponger(void *arg)
     }
     return 0;
 }
-static int switch_main(void *arg)
+static int fswitch_main(void *arg)
 {
-    struct pp p = {.n = *(long *)arg};
+    struct fpp p = {.n = *(long *)arg};
     MUST(cask_future_new(&p.ping));
     MUST(cask_future_new(&p.pong));
     cask_task *t;
-    MUST(cask_spawn(&t, ponger, &p));
+    MUST(cask_spawn(&t, fponger, &p));
     MUST(cask_yield());
     double t0 = now();
     for (long i = 0; i < p.n; i++) {
@@ -113,7 +148,7 @@ static int switch_main(void *arg)
     cask_release(t);
     cask_future_free(p.ping);
     cask_future_free(p.pong);
-    printf("RESULT switch cask ns_per_roundtrip=%.1f roundtrips=%ld via=future\n",
+    printf("RESULT switch_future cask ns_per_roundtrip=%.1f roundtrips=%ld via=future\n",
            dt * 1e9 / (double)p.n, p.n);
     return 0;
 }
@@ -240,6 +275,8 @@ int main(int argc, char **argv)
         MUST(cask_run(spawn_main, &n));
     if (want(argc, argv, "switch"))
         MUST(cask_run(switch_main, &n));
+    if (want(argc, argv, "switch_future") || want(argc, argv, "switch"))
+        MUST(cask_run(fswitch_main, &n));
     if (want(argc, argv, "ctxswitch")) {
         long m = scale(10000000);
         MUST(cask_run(ctx_main, &m));

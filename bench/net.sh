@@ -5,6 +5,7 @@
 # usage: bench/net.sh [--quick] [WORKLOAD...]
 #   WORKLOAD: echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k http (default: all)
 #   --quick (or CASK_BENCH_QUICK=1): 2 s runs, one repetition, echo_c100_1k and http only
+#   CASK_BENCH_LOCK: machine-wide lock file, so runs never overlap (default /tmp/cask-bench.lock)
 #   CASK_BENCH_PORT: first TCP port to use (default 19500 + a per-process offset, below 32000)
 #
 # Each server runs pinned to CPU 0 and the load generator (build/bench/echo_load, or wrk for
@@ -102,18 +103,62 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
+# ---- one benchmark at a time on this machine --------------------------------------------------
+
+# Runs measured at the same time disturb each other on a 2-CPU machine, so every net.sh (from any
+# checkout) waits for the machine-wide lock. A caller that already holds it (a wrapper taking the
+# same lock around several benchmarks) sets CASK_BENCH_LOCK_HELD=1.
+LOCK=${CASK_BENCH_LOCK:-/tmp/cask-bench.lock}
+if [ "${CASK_BENCH_LOCK_HELD:-0}" != 1 ] && command -v flock >/dev/null 2>&1; then
+    exec 9>>"$LOCK" || die "cannot open the lock file $LOCK"
+    if ! flock -n 9; then
+        note "net.sh: waiting for another benchmark run to finish (lock $LOCK)"
+        flock 9 || die "cannot take the lock $LOCK"
+    fi
+    export CASK_BENCH_LOCK_HELD=1
+fi
+
 # ---- build -------------------------------------------------------------------------------------
 
 mkdir -p "$BUILD" || die "cannot create $BUILD"
 note "net.sh: building into $BUILD"
-$CC "${CFLAGS_BENCH[@]}" -o "$BUILD/echo_load" "$ROOT/bench/loadgen/echo_load.c" -lm ||
+
+# up_to_date OUT SRC: OUT exists and is newer than SRC and this script (which holds the flags).
+up_to_date() {
+    [ -x "$1" ] && [ "$1" -nt "$2" ] && [ "$1" -nt "${BASH_SOURCE[0]}" ]
+}
+
+# build_c OUT SRC [LIBS...]: compiles, then renames into place, so a binary another run is
+# executing is never rewritten in place.
+build_c() {
+    local out=$1 src=$2
+    shift 2
+    up_to_date "$out" "$src" && return 0
+    if ! $CC "${CFLAGS_BENCH[@]}" -o "$out.tmp.$$" "$src" "$@"; then
+        rm -f "$out.tmp.$$"
+        return 1
+    fi
+    mv -f "$out.tmp.$$" "$out"
+}
+
+# build_go OUT SRC: like build_c, for a Go program that needs only the standard library.
+build_go() {
+    up_to_date "$1" "$2" && return 0
+    if ! go build -o "$1.tmp.$$" "$2"; then
+        rm -f "$1.tmp.$$"
+        return 1
+    fi
+    mv -f "$1.tmp.$$" "$1"
+}
+
+build_c "$BUILD/echo_load" "$ROOT/bench/loadgen/echo_load.c" -lm ||
     die "cannot build the load generator"
 
 have_libuv=0
 if uv_flags=$(pkg-config --cflags --libs libuv 2>/dev/null); then
     # shellcheck disable=SC2086
-    if $CC "${CFLAGS_BENCH[@]}" -o "$BUILD/echo_libuv" "$PEERS/echo_libuv.c" $uv_flags &&
-        $CC "${CFLAGS_BENCH[@]}" -o "$BUILD/http_libuv" "$PEERS/http_libuv.c" $uv_flags; then
+    if build_c "$BUILD/echo_libuv" "$PEERS/echo_libuv.c" $uv_flags &&
+        build_c "$BUILD/http_libuv" "$PEERS/http_libuv.c" $uv_flags; then
         have_libuv=1
     else
         note "net.sh: libuv peers failed to build; skipping libuv"
@@ -126,8 +171,8 @@ have_go=0
 if command -v go >/dev/null 2>&1; then
     export GOCACHE=$ROOT/build/go-cache GOPATH=$ROOT/build/go-path GOTOOLCHAIN=local \
         GOPROXY=off
-    if go build -o "$BUILD/echo_go" "$PEERS/echo_go.go" &&
-        go build -o "$BUILD/http_go" "$PEERS/http_go.go"; then
+    if build_go "$BUILD/echo_go" "$PEERS/echo_go.go" &&
+        build_go "$BUILD/http_go" "$PEERS/http_go.go"; then
         have_go=1
     else
         note "net.sh: Go peers failed to build; skipping go"
@@ -268,7 +313,7 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-RAW=$BUILD/net-raw.txt
+RAW=$TMP/raw.txt # copied to $BUILD/net-raw.txt at the end
 : >"$RAW"
 
 # field NAME LINE: the value of NAME=value in LINE.
@@ -373,6 +418,8 @@ for rep in $(seq 1 "$REPS"); do
         done
     fi
 done
+
+cp "$RAW" "$BUILD/net-raw.txt.tmp.$$" && mv -f "$BUILD/net-raw.txt.tmp.$$" "$BUILD/net-raw.txt"
 
 # ---- medians -----------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ extern "C" {
     X(EDEADLK, "a task may not wait for itself")                                                   \
     X(ENOMEM, "out of memory")                                                                     \
     X(EBUSY, "object in use")                                                                      \
-    X(EPIPE, "peer closed the connection")                                                         \
+    X(EPIPE, "peer closed the connection / barrier broken (BrokenBarrierError)")                                                         \
     X(EMSGSIZE, "line or message longer than the limit (LimitOverrunError)")                       \
     X(EPROTO, "short read: EOF before the requested bytes (IncompleteReadError)")                  \
     X(ENOTCONN, "not connected / stream closed")                                                   \
@@ -157,7 +157,7 @@ double cask_time(void);
 /*
  * asyncio.sleep(seconds). 0 (or less) yields exactly one loop iteration.
  * Returns 0, or -ECANCELED (cancelled; it returns at once), -EPERM (not in a task),
- * -EINVAL (seconds is NaN).
+ * -EINVAL (seconds is NaN), -ENOMEM (the timer heap could not grow).
  */
 CASK_MUST_CHECK int cask_sleep(double seconds);
 /* Sleeps until cask_time() >= when. Errors as cask_sleep. */
@@ -394,13 +394,465 @@ int cask_fd_forget(int fd);
 /* Structured concurrency: groups, wait, wait_for, as_completed, shield                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* (structured concurrency API goes here) */
+/*
+ * Task groups (asyncio.TaskGroup, trio's nursery). A group is a struct the owner keeps on its
+ * stack for the length of a block, like a scope:
+ *
+ *     cask_group g;
+ *     int rc = cask_group_open(&g);                  // async with TaskGroup() as tg:
+ *     if (rc == 0) {
+ *         rc = cask_group_spawn(&g, NULL, fetch, &a);  //     tg.create_task(fetch(a))
+ *         if (rc == 0)
+ *             rc = cask_group_spawn(&g, NULL, fetch, &b);
+ *         rc = cask_group_close(&g, rc);             // end of the block: joins every child
+ *     }
+ *
+ * Rules (the same as asyncio's):
+ *   - Closing joins every child, also those spawned while the owner waits in close and those
+ *     spawned by children.
+ *   - A child that fails (ends with a negative status other than -ECANCELED) fails the group:
+ *     the other children are cancelled, newest first (reverse spawn order), and the owner's
+ *     blocking call in progress inside the block returns -ECANCELED (and so do its later ones,
+ *     until close), so the block runs to close at once. Close then returns the first failure;
+ *     cask_group_errors() lists all of them.
+ *   - A child that ends cancelled (-ECANCELED) does not fail the group.
+ *   - If the owner is cancelled, close cancels every child, waits for all of them and returns
+ *     -ECANCELED, unless a child (or the block) failed: then the failure is returned. The
+ *     owner's cancellation stays pending (sticky) after close.
+ *   - Groups nest: an inner group's failure, returned by its close, fails the outer block.
+ *   - A group adds nothing to a child's cost beyond cask_spawn: no allocation.
+ * The owner must close the group before it ends, and before it closes any scope it opened
+ * before the group. Children of a group are ordinary tasks: cask_cancel, cask_join and
+ * cask_task_status work on their handles; failures the group saw are never reported as
+ * "nobody read its status".
+ */
+#define CASK_GROUP_MAX_ERRORS 8
+typedef struct cask_group {
+    /* private: do not touch */
+    cask_scope scope_; /* the block, on the owner's scope stack */
+    cask_task *owner_;
+    cask_task *head_, *tail_;          /* children still running, in spawn order */
+    size_t live_;                      /* their number */
+    void *closer_;                     /* the owner's waiter while it waits in close */
+    struct cask__group_start *starts_; /* pending cask_group_start calls */
+    uint32_t state_;
+    int first_;      /* the first failure, 0 if none */
+    size_t nerrors_; /* every failure counted */
+    int errors_[CASK_GROUP_MAX_ERRORS];
+} cask_group;
+
+/*
+ * Opens a group owned by the calling task: `async with TaskGroup() as tg`. The group is a
+ * scope on the calling task: close it with cask_group_close() in reverse order of opening
+ * with respect to the task's other scopes and groups.
+ * Returns 0, or -EINVAL (g NULL), -EPERM (not in a task).
+ */
+CASK_MUST_CHECK int cask_group_open(cask_group *g);
+
+/*
+ * tg.create_task(fn(arg)): spawns a child into the group (lazily, as cask_spawn). Any task of
+ * the loop may spawn into it (children too) until it has finished closing. If out is not NULL
+ * it receives a handle to give back with cask_release(); with out NULL the group keeps the
+ * only reference. opts as cask_spawn_with (NULL for the defaults).
+ * Returns 0, or -ESHUTDOWN (the group failed, was cancelled or has finished: fn never runs),
+ * -EINVAL (g not an open group, fn NULL, bad opts), -EPERM (no loop on this thread), -ENOMEM.
+ */
+CASK_MUST_CHECK int cask_group_spawn(cask_group *g, cask_task **out, cask_fn fn, void *arg);
+CASK_MUST_CHECK int cask_group_spawn_with(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                                          const struct cask_spawn_opts *opts);
+
+/*
+ * trio's nursery.start(): spawns fn(arg) into the group and waits until the child calls
+ * cask_started(value) (a server reporting it is listening, with its port); then stores the
+ * value in *value (if value is not NULL) and returns 0 while the child runs on in the group.
+ * A child that fails or ends before calling cask_started gives its status to this call
+ * instead of to the group. If the caller is cancelled while waiting, the child is cancelled
+ * and waited for. out as in cask_group_spawn.
+ * Returns 0, or the child's failure status, -ECANCELED (the caller or the child was
+ * cancelled first), -EINVAL (as cask_group_spawn, or the child returned >= 0 without calling
+ * cask_started), -ESHUTDOWN, -EPERM (not in a task), -ENOMEM.
+ */
+CASK_MUST_CHECK int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                                     void **value);
+/*
+ * Called by a child being started with cask_group_start: wakes the starter with value.
+ * Returns 0, or -EINVAL (the calling task is not being started, or already called it),
+ * -EPERM (not in a task).
+ */
+int cask_started(void *value);
+
+/*
+ * The end of the group's block (`async with` exits): waits for every child, then leaves the
+ * group's scope. status is the block's own status: a failure (< 0, not -ECANCELED) counts as
+ * the group's failure and cancels the children first (the block "raised"). If the owner is
+ * cancelled, before or while it waits here, every child is cancelled and still waited for.
+ * Returns, in this order of precedence:
+ *   - the first failure (of a child, or the block's status), if anything failed;
+ *   - -ECANCELED if the owner is cancelled from outside the group (its task was cancelled or
+ *     an enclosing scope expired); the owner stays cancelled;
+ *   - 0 if the group was cancelled with cask_group_cancel() and status is -ECANCELED;
+ *   - status, otherwise (0 or a positive value pass through).
+ * Also -EINVAL (g not open, already closing, or not the caller's innermost scope: nothing was
+ * done), -EPERM (the caller is not the task that opened the group).
+ */
+CASK_MUST_CHECK int cask_group_close(cask_group *g, int status);
+
+/*
+ * asyncio 3.15's TaskGroup.cancel(): cancels every child (newest first) and the owner's
+ * blocking calls inside the block; close then returns 0 (not -ECANCELED) unless something
+ * failed. Callable from any task or callback of the loop. After the group finished, a no-op.
+ * Returns 0, or -EINVAL (g NULL or never opened).
+ */
+int cask_group_cancel(cask_group *g);
+
+/*
+ * The group's failures in the order they happened: stores up to max of them (and never more
+ * than the first CASK_GROUP_MAX_ERRORS) in out, returns how many there were in all. Readable
+ * while the group runs and after it closed, as long as the struct lives.
+ */
+size_t cask_group_errors(const cask_group *g, int *out, size_t max);
+/* The number of children still running. */
+size_t cask_group_size(const cask_group *g);
+
+/* Modes of cask_wait, as asyncio.wait's return_when. */
+enum { CASK_ALL_COMPLETED = 0, CASK_FIRST_COMPLETED = 1, CASK_FIRST_EXCEPTION = 2 };
+
+/*
+ * asyncio.wait(tasks, timeout, return_when): waits until all tasks have ended
+ * (CASK_ALL_COMPLETED), any one has (CASK_FIRST_COMPLETED), or any one failed with a status
+ * other than -ECANCELED (CASK_FIRST_EXCEPTION; also returns once all ended), or until timeout
+ * seconds passed (INFINITY: no limit; 0 or less: just look). Stores the number of tasks that
+ * have ended in *ndone (if ndone is not NULL); cask_task_done() tells which. Cancels nothing,
+ * reads no status (a timeout is not an error: it returns what is done).
+ * Returns 0, or -ECANCELED (the caller was cancelled; the tasks run on), -EINVAL (tasks NULL
+ * with n > 0, a NULL task, bad mode, timeout NaN), -EDEADLK (the caller is among the tasks),
+ * -EPERM (not in a task, or a task of another loop), -ENOMEM (more than 16 tasks and no memory
+ * for their waiters, or for the timer).
+ */
+CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, double timeout,
+                              size_t *ndone);
+
+/*
+ * asyncio.as_completed(tasks, timeout): an iterator giving the tasks in the order they end.
+ *     cask_as_completed *it;
+ *     rc = cask_as_completed_new(&it, tasks, n, 5.0);
+ *     while ((rc = cask_as_completed_next(it, &t)) > 0)
+ *         use(t);                       // ended: cask_task_status(t, &st) does not block
+ *     cask_as_completed_free(it);
+ * Tasks already ended when it is made come first, in argument order. The tasks must stay
+ * valid (handles held) until the iterator is freed. timeout is seconds from _new for the
+ * whole iteration (INFINITY: none).
+ * _new returns 0, or -ENOMEM, -EINVAL (out NULL, tasks NULL with n > 0, a NULL task, timeout
+ * NaN), -EPERM (no loop, or a task of another loop).
+ * _next stores the next task to end in *t and returns 1, or returns 0 when every task was
+ * given out, -ETIMEDOUT (the deadline passed; nothing is cancelled; every later call says so
+ * too), -ECANCELED (the caller was cancelled; no task is lost: the next call gives it),
+ * -EINVAL (it or t NULL), -EPERM (not in a task), -EBUSY (another task is in _next).
+ * _free gives the iterator back (NULL is a no-op); it does not touch the tasks.
+ */
+typedef struct cask_as_completed cask_as_completed;
+CASK_MUST_CHECK int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks,
+                                          size_t n, double timeout);
+CASK_MUST_CHECK int cask_as_completed_next(cask_as_completed *it, cask_task **t);
+void cask_as_completed_free(cask_as_completed *it);
+
+/*
+ * asyncio.wait_for(task, timeout): joins t for at most timeout seconds (INFINITY: no limit).
+ * On timeout, t is cancelled and waited for (its cleanup runs before this returns); if it
+ * handled the cancellation and returned normally, its status is returned, else -ETIMEDOUT.
+ * With timeout <= 0: t's status if it has ended, else the same as a timeout now. If the caller
+ * is cancelled, t is cancelled too and waited for (as cask_join).
+ * Returns t's status, or -ETIMEDOUT, -ECANCELED, -EINVAL (t NULL, timeout NaN), -EDEADLK
+ * (t is the caller), -EPERM (not in a task, or t of another loop), -ENOMEM (the timer).
+ */
+CASK_MUST_CHECK int cask_wait_for(cask_task *t, double timeout);
+
+/*
+ * await asyncio.shield(task): joins t, but if the caller is cancelled while it waits, it
+ * returns -ECANCELED at once and t runs on untouched (its status stays readable, by joining it
+ * again or cask_task_status). A t that fails or is cancelled by someone else gives that status.
+ * For cleanup that must still block after its task was cancelled, use a shield scope
+ * (cask_shield_open) instead.
+ * Returns t's status, or -ECANCELED, -EINVAL (t NULL), -EDEADLK, -EPERM (as cask_join).
+ */
+CASK_MUST_CHECK int cask_shield_join(cask_task *t);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Synchronization primitives and queues                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* (sync API goes here) */
+/*
+ * The asyncio primitives, fair and cancel-safe:
+ *   - Waiters are served in the order they began waiting (FIFO, no barging): a lock or a
+ *     semaphore unit is handed over to the first waiter on release, and a task arriving later
+ *     queues behind the waiters even while the hand-over is in flight.
+ *   - A call that can complete at once does so without suspending, also in a cancelled task
+ *     (as in asyncio, where no await means no CancelledError); a call that must wait returns
+ *     -ECANCELED if the task is cancelled (or a scope around it expires), and then the object
+ *     is unchanged: a cancelled acquire holds nothing, a cancelled get takes no item, a
+ *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification,
+ *     item) and is cancelled before it runs passes the grant on to the next waiter: no wakeup
+ *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
+ *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
+ * The structs below are embeddable (also as static variables, with the _INIT initializers);
+ * their fields are private. An object must not be moved or copied while tasks wait on it, and
+ * belongs to the loop of the tasks that use it.
+ */
+
+/* asyncio.Lock: `static cask_lock lock = CASK_LOCK_INIT;` or cask_lock_init(&lock). */
+typedef struct cask_lock {
+    /* private: do not touch */
+    struct {
+        void *head, *tail;
+    } waiters_;
+    void *owner_;     /* the task holding it (NULL if taken outside a task) */
+    uint32_t locked_; /* held (also while being handed to a waiter) */
+} cask_lock;
+/* clang-format off */
+#define CASK_LOCK_INIT {{NULL, NULL}, NULL, 0}
+/* clang-format on */
+
+/* Initializes an unlocked lock (the same as CASK_LOCK_INIT). */
+void cask_lock_init(cask_lock *l);
+/*
+ * async with lock / await lock.acquire(): takes the lock, waiting behind earlier waiters if it
+ * is held. The lock is not reentrant. Returns 0, or:
+ *   -ECANCELED  the task was cancelled while it waited (it does not hold the lock);
+ *   -EDEADLK    the calling task already holds the lock (asyncio would hang);
+ *   -EPERM      not called from a task.
+ */
+CASK_MUST_CHECK int cask_lock_acquire(cask_lock *l);
+/* Takes the lock if it is free and nobody waits; never waits. Returns 0, or -EAGAIN (held). */
+int cask_lock_try_acquire(cask_lock *l);
+/* lock.release(): hands the lock to the first waiter, or unlocks it. Any task (or callback)
+ * may release. Returns 0, or -EPERM if the lock is not held (asyncio's RuntimeError). */
+int cask_lock_release(cask_lock *l);
+/* lock.locked(): true while held (or being handed to a waiter). */
+bool cask_lock_locked(const cask_lock *l);
+
+/* asyncio.Event: `static cask_event ev = CASK_EVENT_INIT;` or cask_event_init(&ev). */
+typedef struct cask_event {
+    /* private: do not touch */
+    struct {
+        void *head, *tail;
+    } waiters_;
+    uint32_t set_;
+} cask_event;
+/* clang-format off */
+#define CASK_EVENT_INIT {{NULL, NULL}, 0}
+/* clang-format on */
+
+/* Initializes a cleared event (the same as CASK_EVENT_INIT). */
+void cask_event_init(cask_event *e);
+/* event.set(): sets the flag and wakes every waiter, in the order they began waiting. Setting
+ * a set event does nothing. May be called from tasks and callbacks. */
+void cask_event_set(cask_event *e);
+/* event.clear(): clears the flag; waiters that were woken stay woken. */
+void cask_event_clear(cask_event *e);
+/* event.is_set() */
+bool cask_event_is_set(const cask_event *e);
+/*
+ * await event.wait(): returns at once if the flag is set, else waits until it is set.
+ * Returns 0, or -ECANCELED (cancelled while waiting), -EPERM (not in a task, and not set).
+ */
+CASK_MUST_CHECK int cask_event_wait(cask_event *e);
+
+/*
+ * asyncio.Condition over its own lock (`static cask_cond c = CASK_COND_INIT;` or
+ * cask_cond_init(&c, NULL)) or over a lock shared with other code (cask_cond_init(&c, &lock)).
+ */
+typedef struct cask_cond {
+    /* private: do not touch */
+    struct {
+        void *head, *tail;
+    } waiters_;
+    cask_lock *lock_; /* NULL: own_ */
+    cask_lock own_;
+} cask_cond;
+/* clang-format off */
+#define CASK_COND_INIT {{NULL, NULL}, NULL, CASK_LOCK_INIT}
+/* clang-format on */
+
+/* Initializes a condition over lock, or over a lock of its own if lock is NULL. */
+void cask_cond_init(cask_cond *c, cask_lock *lock);
+/* The condition's lock: acquire, release, locked, as cask_lock_*. */
+CASK_MUST_CHECK int cask_cond_acquire(cask_cond *c);
+int cask_cond_release(cask_cond *c);
+bool cask_cond_locked(const cask_cond *c);
+/*
+ * await cond.wait(): releases the lock, waits until notified, re-takes the lock and returns.
+ * The lock is held again whenever it returns, also on cancellation: a cancelled wait first
+ * re-takes the lock (waiting for it without being interruptible), then returns -ECANCELED; a
+ * waiter that was notified and is cancelled before it returns passes the notification on to
+ * the next waiter. Returns 0, or:
+ *   -ECANCELED  cancelled (also if already cancelled on entry: then it returns at once);
+ *   -EPERM      the lock is not held (or held by another task), or not called from a task.
+ */
+CASK_MUST_CHECK int cask_cond_wait(cask_cond *c);
+/*
+ * await cond.wait_for(predicate): while pred(arg) is false, cask_cond_wait. The lock must be
+ * held; pred runs with it held. Returns 0 once pred returned true, or the first error of
+ * cask_cond_wait (the lock is held in every case), or -EINVAL (pred NULL).
+ */
+CASK_MUST_CHECK int cask_cond_wait_for(cask_cond *c, bool (*pred)(void *arg), void *arg);
+/* cond.notify(n): wakes up to n waiters, the longest waiting first. The lock must be held.
+ * Returns the number woken, or -EPERM (lock not held). */
+int cask_cond_notify(cask_cond *c, size_t n);
+/* cond.notify_all(): wakes every waiter. Returns the number woken, or -EPERM. */
+int cask_cond_notify_all(cask_cond *c);
+
+/*
+ * asyncio.Semaphore and BoundedSemaphore: `static cask_sem s = CASK_SEM_INIT(3);`,
+ * CASK_BOUNDED_SEM_INIT(3), or cask_sem_init / cask_bounded_sem_init.
+ */
+typedef struct cask_sem {
+    /* private: do not touch */
+    struct {
+        void *head, *tail;
+    } waiters_;
+    int64_t value_;
+    int64_t bound_; /* < 0: not bounded */
+} cask_sem;
+/* clang-format off */
+#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1}
+#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value)}
+/* clang-format on */
+
+/* Initializes a semaphore with value units. Returns 0, or -EINVAL (value < 0). */
+int cask_sem_init(cask_sem *s, int64_t value);
+/* As cask_sem_init, for a BoundedSemaphore: a release above value is an error. */
+int cask_bounded_sem_init(cask_sem *s, int64_t value);
+/*
+ * async with sem / await sem.acquire(): takes one unit, waiting (FIFO) while there is none.
+ * Returns 0, or -ECANCELED (cancelled while waiting: no unit taken), -EPERM (not in a task,
+ * and no unit is free).
+ */
+CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
+/* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
+int cask_sem_try_acquire(cask_sem *s);
+/* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
+ * bounded semaphore already at its initial value (asyncio's ValueError). */
+int cask_sem_release(cask_sem *s);
+/* sem.locked(): true if an acquire would wait. */
+bool cask_sem_locked(const cask_sem *s);
+/* The number of free units. */
+int64_t cask_sem_value(const cask_sem *s);
+
+/* asyncio.Barrier: `static cask_barrier b = CASK_BARRIER_INIT(3);` or cask_barrier_init. */
+typedef struct cask_barrier {
+    /* private: do not touch */
+    struct {
+        void *head, *tail;
+    } waiters_;
+    uint32_t parties_;
+    uint32_t count_; /* tasks waiting now */
+    uint32_t broken_;
+} cask_barrier;
+/* clang-format off */
+#define CASK_BARRIER_INIT(parties) {{NULL, NULL}, (parties), 0, 0}
+/* clang-format on */
+
+/* Initializes a barrier for parties tasks. Returns 0, or -EINVAL (parties is 0 or above
+ * INT32_MAX). */
+int cask_barrier_init(cask_barrier *b, unsigned parties);
+/*
+ * await barrier.wait(): waits until parties tasks are waiting, then releases them all; the
+ * barrier is at once ready for the next round. Each released task gets a distinct index in
+ * 0..parties-1 in *index (if not NULL): the order they arrived, the last one parties-1.
+ * Returns 0, or:
+ *   -EPIPE      the barrier is broken (aborted), or was reset or aborted while this task
+ *               waited (asyncio's BrokenBarrierError);
+ *   -ECANCELED  cancelled while waiting; the barrier counts one task fewer and stays usable;
+ *   -EPERM      not called from a task;
+ *   -EINVAL     the barrier was never initialized (0 parties).
+ */
+CASK_MUST_CHECK int cask_barrier_wait(cask_barrier *b, unsigned *index);
+/* barrier.reset(): tasks waiting now get -EPIPE; the barrier is empty and no longer broken. */
+void cask_barrier_reset(cask_barrier *b);
+/* barrier.abort(): the barrier becomes broken: waiters now and later get -EPIPE until reset. */
+void cask_barrier_abort(cask_barrier *b);
+/* barrier.broken */
+bool cask_barrier_broken(const cask_barrier *b);
+/* barrier.n_waiting */
+unsigned cask_barrier_n_waiting(const cask_barrier *b);
+/* barrier.parties */
+unsigned cask_barrier_parties(const cask_barrier *b);
+
+/*
+ * asyncio.Queue, LifoQueue and PriorityQueue of `void *` items, on the heap. FIFO and LIFO
+ * are a ring buffer; the priority queue is a binary heap ordered by cmp (items that compare
+ * equal come out in the order they were put). Waiting putters and getters are served FIFO,
+ * with direct hand-over as Go's channels: a put gives its item straight to the first waiting
+ * getter, and a get that frees a slot moves the first waiting putter's item into the queue,
+ * completing that put. So a put whose item was moved in returns 0 even if its task is
+ * cancelled before it resumes (the put is done; the next blocking call sees the
+ * cancellation), while a get handed an item and cancelled before it resumes gives the item
+ * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ */
+typedef struct cask_queue cask_queue;
+enum cask_queue_kind {
+    CASK_QUEUE_FIFO = 0,     /* asyncio.Queue */
+    CASK_QUEUE_LIFO = 1,     /* asyncio.LifoQueue */
+    CASK_QUEUE_PRIORITY = 2, /* asyncio.PriorityQueue: smallest first */
+};
+/* Orders the items of a priority queue: < 0 if a comes out before b, 0 if equal. */
+typedef int (*cask_queue_cmp)(const void *a, const void *b);
+
+/*
+ * Makes a queue holding at most maxsize items (0: unbounded). cmp orders a priority queue;
+ * NULL there compares the items as integers ((intptr_t)item, smallest first). cmp is ignored
+ * for the other kinds. Returns 0, or -ENOMEM, -EINVAL (out NULL, kind unknown).
+ */
+CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind,
+                                   cask_queue_cmp cmp);
+/* Frees the queue and its slots (not the items). NULL is a no-op. Freeing a queue that tasks
+ * wait on is fatal misuse; so is freeing it before a task it woke has returned from its call
+ * (join the tasks that use it first). */
+void cask_queue_free(cask_queue *q);
+/*
+ * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to
+ * a waiting getter). Returns 0, or:
+ *   -ESHUTDOWN  the queue is shut down (also if that happens while waiting); item not added;
+ *   -ECANCELED  cancelled while waiting; item not added;
+ *   -ENOMEM     the queue could not grow; item not added;
+ *   -EPERM      not called from a task (and the put would wait).
+ */
+CASK_MUST_CHECK int cask_queue_put(cask_queue *q, void *item);
+/* queue.put_nowait(item). Returns 0, or -EAGAIN (full: QueueFull), -ESHUTDOWN, -ENOMEM. */
+int cask_queue_put_nowait(cask_queue *q, void *item);
+/*
+ * await queue.get(): waits (FIFO) while the queue is empty, then removes an item into *item
+ * (if item is not NULL). Returns 0, or:
+ *   -ESHUTDOWN  shut down and empty (at once after an immediate shutdown);
+ *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item handed to
+ *               this task goes to the next getter or back to the front of the queue; only if
+ *               that is impossible, after an immediate shutdown or without memory to put it
+ *               back, does the get keep it and return 0);
+ *   -EPERM      not called from a task (and the get would wait).
+ */
+CASK_MUST_CHECK int cask_queue_get(cask_queue *q, void **item);
+/* queue.get_nowait(). Returns 0, or -EAGAIN (empty: QueueEmpty), -ESHUTDOWN (shut down and
+ * empty). */
+int cask_queue_get_nowait(cask_queue *q, void **item);
+/* queue.task_done(): one item got earlier is processed. Returns 0, or -EINVAL if called more
+ * times than items were put (asyncio's ValueError). */
+int cask_queue_task_done(cask_queue *q);
+/* await queue.join(): waits until every item put has been marked done (returns at once if so).
+ * Returns 0, or -ECANCELED, -EPERM (not in a task, and it would wait). */
+CASK_MUST_CHECK int cask_queue_join(cask_queue *q);
+/*
+ * queue.shutdown(immediate) (asyncio 3.13): puts fail with -ESHUTDOWN from now on, blocked
+ * putters too; gets drain what is left, then fail with -ESHUTDOWN (blocked getters at once).
+ * With immediate, the items left are dropped (each counting as task_done, which may release
+ * join) and gets fail at once. Calling it again is allowed (immediate then drops the rest).
+ */
+void cask_queue_shutdown(cask_queue *q, bool immediate);
+/* qsize(), empty(), full() (qsize() >= maxsize for a bounded queue: a put would wait), and
+ * maxsize. Items handed straight to a getter are not counted. */
+size_t cask_queue_qsize(const cask_queue *q);
+bool cask_queue_empty(const cask_queue *q);
+bool cask_queue_full(const cask_queue *q);
+size_t cask_queue_maxsize(const cask_queue *q);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

@@ -327,6 +327,12 @@ struct cask_task {
 
 /* The running task, or NULL (outside tasks, in callbacks). */
 static inline cask_task *cask__self(void) { return cask__loop ? cask__loop->current : NULL; }
+/* cask_spawn_with, calling link(t, ctx) on the new task before it can run (groups). */
+int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
+                void (*link)(cask_task *t, void *ctx), void *ctx);
+/* cask_join; shielded: a cancelled caller returns -ECANCELED at once and c runs on untouched
+ * (asyncio.shield) instead of being cancelled and waited for. */
+int cask__join(cask_task *c, bool shielded);
 /* Frees a task's stack and struct (it must have ended and have no handle). */
 void cask__task_free(cask_task *t);
 /* Frees every task at loop close, reporting failures nobody read. */

@@ -28,7 +28,8 @@ void ct_register(struct ct_case *c);
     static void name(void)
 #define TEST(name) TEST_T(name, 20)
 
-__attribute__((noreturn)) void ct_fail(const char *file, int line, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 3, 4))) void ct_fail(const char *file, int line,
+                                                             const char *fmt, ...);
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \

@@ -20,6 +20,7 @@ def run(cmd, timeout, echo=False):
     sel.register(p.stdout, selectors.EVENT_READ, "out")
     sel.register(p.stderr, selectors.EVENT_READ, "err")
     lines, err, buf, open_ = [], b"", b"", 2
+    ebuf = b""  # stderr not yet echoed (showcase)
     deadline = start + timeout
     while open_:
         left = deadline - time.monotonic()
@@ -35,8 +36,12 @@ def run(cmd, timeout, echo=False):
                 continue
             if key.data == "err":
                 err += data
-                if echo:
-                    sys.stderr.write(data.decode(errors="replace"))
+                if echo:  # whole lines, stamped and marked, so they stay readable
+                    ebuf += data
+                    while b"\n" in ebuf:
+                        line, ebuf = ebuf.split(b"\n", 1)
+                        now = time.monotonic() - start
+                        print(f"[{now:4.1f}] (stderr) {line.decode(errors='replace')}", flush=True)
                 continue
             buf += data
             now = time.monotonic() - start
@@ -47,12 +52,33 @@ def run(cmd, timeout, echo=False):
                 if echo:
                     print(f"[{now:4.1f}] {text}", flush=True)
     rc = p.wait()
+    if echo and ebuf:
+        print(f"[{time.monotonic() - start:4.1f}] (stderr) {ebuf.decode(errors='replace')}")
     if buf:
         lines.append((time.monotonic() - start, buf.decode(errors="replace")))
     lines.append((time.monotonic() - start, "(exit)"))
     if echo:
         print(f"[{lines[-1][0]:4.1f}] (exit)", flush=True)
     return lines, rc, err.decode(errors="replace")
+
+
+def describe(src):
+    """The first paragraph of the source's head comment, without the file name: what it shows."""
+    try:
+        text = open(src, encoding="utf-8").read().lstrip()
+    except OSError:
+        return ""
+    if not text.startswith("/*"):
+        return ""  # no head comment
+    head = text.split("*/", 1)[0]
+    words = []
+    for line in head.splitlines():
+        line = line.strip().lstrip("/*").strip()
+        if not line and words:
+            break
+        words.append(line)
+    text = " ".join(w for w in words if w)
+    return re.sub(r"^\S+\.c:\s*", "", text)
 
 
 def load_expected(path):
@@ -89,6 +115,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--runner", default="")
     ap.add_argument("--showcase", action="store_true")
+    ap.add_argument("--src", default="examples", help="where the sources are (--showcase)")
     ap.add_argument("only", nargs="*")
     a = ap.parse_args()
     names = sorted(n for n in os.listdir(a.bin)
@@ -98,10 +125,12 @@ def main():
     runner = shlex.split(a.runner)
     if a.showcase:
         for n in names:
-            print(f"\n=== examples/{n}.c ===", flush=True)
+            what = describe(os.path.join(a.src, n + ".c"))
+            print(f"\n=== examples/{n}.c" + (f": {what}" if what else ""), flush=True)
             _, rc, _ = run(runner + [os.path.join(a.bin, n)], a.timeout, echo=True)
-            if rc not in (0, "timeout") and not n.startswith("02_"):
-                print(f"(exit status {rc})")
+            if rc != 0:
+                print("(timed out)" if rc == "timeout" else f"(exit status {rc})")
+        print(f"\n{len(names)} examples shown")
         return 0
     passed = failed = 0
     for n in names:

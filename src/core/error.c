@@ -8,15 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static __thread char errbuf[64];
+/* one buffer per function: both may be used in the same printf (as the failure report does) */
+static __thread char strerror_buf[64];
+static __thread char errname_buf[64];
 
 const char *cask_strerror(int status)
 {
     if (status >= 0)
         return "success";
     if (status <= CASK_EUSER) {
-        snprintf(errbuf, sizeof errbuf, "application error %d", CASK_EUSER - status);
-        return errbuf;
+        snprintf(strerror_buf, sizeof strerror_buf, "application error %d", CASK_EUSER - status);
+        return strerror_buf;
     }
     switch (-status) {
 #define X(code, text)                                                                              \
@@ -32,8 +34,8 @@ const char *cask_errname(int status)
     if (status >= 0)
         return "OK";
     if (status <= CASK_EUSER) {
-        snprintf(errbuf, sizeof errbuf, "EUSER-%d", CASK_EUSER - status);
-        return errbuf;
+        snprintf(errname_buf, sizeof errname_buf, "EUSER-%d", CASK_EUSER - status);
+        return errname_buf;
     }
     switch (-status) {
 #define X(code, text)                                                                              \
@@ -44,8 +46,8 @@ const char *cask_errname(int status)
         const char *n = strerrorname_np(-status);
         if (n)
             return n;
-        snprintf(errbuf, sizeof errbuf, "E%d", -status);
-        return errbuf;
+        snprintf(errname_buf, sizeof errname_buf, "E%d", -status);
+        return errname_buf;
     }
     }
 }

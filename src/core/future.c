@@ -105,6 +105,8 @@ static void complete(cask_future *f, uint8_t state, int err, void *value)
     f->value = value;
     struct cask__waiter *w;
     int status = state == F_RESULT ? 0 : state == F_ERROR ? err : -ECANCELED;
+    if (f->waiters.head)
+        f->retrieved = true; /* the error is handed to the waiters: it has been read */
     while ((w = cask__wq_pop(&f->waiters))) {
         w->data = value; /* hand the value over: the waiter need not touch f again */
         cask__signal(w, status);
@@ -193,9 +195,7 @@ int cask_future_await(cask_future *f, void **value)
     cask__wq_push(&f->waiters, &w);
     int rc = cask__park(&w);
     if (rc == 0 && value)
-        *value = w.data;
-    if (rc < 0 && rc != -ECANCELED && f->state == F_ERROR)
-        f->retrieved = true;
+        *value = w.data; /* not f->value: f may have been freed since it woke us */
     return rc;
 }
 

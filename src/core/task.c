@@ -173,6 +173,12 @@ int cask_spawn(cask_task **out, cask_fn fn, void *arg)
 
 int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
 {
+    return cask__spawn(out, fn, arg, o, NULL, NULL);
+}
+
+int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
+                void (*link)(cask_task *t, void *ctx), void *ctx)
+{
     cask_loop *l = cask__loop;
     if (out)
         *out = NULL;
@@ -214,6 +220,8 @@ int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_sp
     l->tasks_live++;
     if (out)
         *out = t;
+    if (link) /* before it can run, even eagerly */
+        link(t, ctx);
     if ((o && o->eager) || l->eager) {
         /* eager start: run it now, inside this call, until it first suspends or ends */
         cask_task *self = l->current;
@@ -241,7 +249,9 @@ static bool join_on_cancel(struct cask__waiter *w)
     return false;
 }
 
-int cask_join(cask_task *c)
+int cask_join(cask_task *c) { return cask__join(c, false); }
+
+int cask__join(cask_task *c, bool shielded)
 {
     if (!c)
         return -EINVAL;
@@ -256,8 +266,8 @@ int cask_join(cask_task *c)
     if (c == self)
         return -EDEADLK;
     struct cask__waiter w;
-    cask__waiter_init(&w, "join", c);
-    w.on_cancel = join_on_cancel;
+    cask__waiter_init(&w, shielded ? "shield" : "join", c);
+    w.on_cancel = shielded ? NULL : join_on_cancel; /* NULL: a cancelled caller just leaves */
     w.task = self;
     cask__wq_push(&c->joiners, &w);
     int rc = cask__park(&w);
