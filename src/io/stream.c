@@ -51,12 +51,9 @@ int cask_stream_open(cask_stream **out, int fd, const struct cask_stream_opts *o
     return 0;
 }
 
-int cask_open_connection(cask_stream **out, const char *host, uint16_t port)
+/* A stream over the fd a connect call returned (or its error). */
+static int stream_over(cask_stream **out, int fd)
 {
-    if (!out)
-        return -EINVAL;
-    *out = NULL;
-    int fd = cask_tcp_connect(host, port);
     if (fd < 0)
         return fd;
     int rc = cask_stream_open(out, fd, NULL);
@@ -65,18 +62,20 @@ int cask_open_connection(cask_stream **out, const char *host, uint16_t port)
     return rc;
 }
 
+int cask_open_connection(cask_stream **out, const char *host, uint16_t port)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    return stream_over(out, cask_tcp_connect(host, port));
+}
+
 int cask_open_unix_connection(cask_stream **out, const char *path)
 {
     if (!out)
         return -EINVAL;
     *out = NULL;
-    int fd = cask_unix_connect(path);
-    if (fd < 0)
-        return fd;
-    int rc = cask_stream_open(out, fd, NULL);
-    if (rc)
-        cask_close(fd);
-    return rc;
+    return stream_over(out, cask_unix_connect(path));
 }
 
 int cask_stream_fd(const cask_stream *s) { return s && !s->closed ? s->fd : -1; }
