@@ -181,3 +181,23 @@ TEST(to_thread_many_and_close)
     CHECK_EQ(cask_run(many_main, NULL), 0);
     CHECK_EQ(cask_to_thread(blocking, NULL), -EPERM);
 }
+
+/* Every allocation of a lookup failing in turn: -ENOMEM or a result, never a leak. */
+static int resolve_nomem_main(void *arg)
+{
+    (void)arg;
+    struct cask_addr a[4];
+    int ok = 0;
+    for (long n = 1; n <= 12; n++) {
+        ct_fail_alloc_after(n);
+        int rc = cask_resolve("localhost", 80, AF_UNSPEC, 0, a, 4);
+        ct_fail_alloc_after(0);
+        if (rc == -ENOMEM)
+            continue;
+        CHECK(rc >= 1);
+        ok++;
+    }
+    CHECK(ok > 0);
+    return 0;
+}
+TEST(dns_enomem_walk) { CHECK_EQ(cask_run(resolve_nomem_main, NULL), 0); }

@@ -85,8 +85,11 @@ int cask_resolve(const char *host, uint16_t port, int family, int socktype, stru
     q->family = family;
     q->socktype = socktype ? socktype : SOCK_STREAM;
     int rc = cask_to_thread_ex(lookup_run, q, lookup_free);
-    if (rc < 0)
-        return rc; /* -ECANCELED: the pool owns q now and frees it */
+    if (rc < 0) {
+        if (rc != -ECANCELED) /* on -ECANCELED the pool owns q now and frees it */
+            lookup_free(q);
+        return rc;
+    }
     if (q->rc != 0) {
         rc = eai_to_errno(q->rc, q->err);
         lookup_free(q);

@@ -91,3 +91,27 @@ TEST(he_interleave)
         CHECK_STR(buf, want[i]);
     }
 }
+
+/* Allocation failures while racing: -ENOMEM (or a connection), nothing left behind. */
+static int he_nomem_main(void *arg)
+{
+    (void)arg;
+    struct cask_addr addrs[2];
+    int l = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(l >= 0);
+    int tmp = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK_EQ(cask_sockname(tmp, &addrs[0]), 0);
+    cask_close(tmp);
+    CHECK_EQ(cask_sockname(l, &addrs[1]), 0);
+    for (long n = 1; n <= 6; n++) {
+        ct_fail_alloc_after(n);
+        int fd = cask__happy_eyeballs(addrs, 2);
+        ct_fail_alloc_after(0);
+        CHECK(fd >= 0 || fd == -ENOMEM);
+        if (fd >= 0)
+            cask_close(fd);
+    }
+    cask_close(l);
+    return 0;
+}
+TEST(he_enomem) { CHECK_EQ(cask_run(he_nomem_main, NULL), 0); }
