@@ -201,3 +201,22 @@ static int resolve_nomem_main(void *arg)
     return 0;
 }
 TEST(dns_enomem_walk) { CHECK_EQ(cask_run(resolve_nomem_main, NULL), 0); }
+
+/* The pool's own allocations failing in turn, including the worker's hand-back (retried). */
+static int quick(void *arg)
+{
+    (void)arg;
+    return 7;
+}
+static int pool_nomem_main(void *arg)
+{
+    (void)arg;
+    for (long n = 1; n <= 5; n++) {
+        ct_fail_alloc_after(n);
+        int rc = cask_to_thread(quick, NULL);
+        ct_fail_alloc_after(0);
+        CHECK(rc == 7 || rc == -ENOMEM);
+    }
+    return 0;
+}
+TEST(to_thread_enomem_walk) { CHECK_EQ(cask_run(pool_nomem_main, NULL), 0); }
