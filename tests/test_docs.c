@@ -1,47 +1,98 @@
-/* test_docs.c: every C snippet of docs/cancellation.md is quoted verbatim from an example
- * program that `make test` builds and runs (examples/35-37_cancel_*.c), so the snippets
- * compile and work. Run from the repository root (as `make test` does); elsewhere it skips. */
+/* test_docs.c: the C snippets of the documentation are quoted verbatim from example programs
+ * that `make test` builds and runs, so they compile and work: docs/cancellation.md quotes
+ * parts of examples/35-37_cancel_*.c, and docs/tutorial.md quotes every
+ * examples/5?_tutorial_*.c whole. Run from the repository root (as `make test` does);
+ * elsewhere it skips. */
 #define _GNU_SOURCE
 #include "cask_test.h"
 
+#include <glob.h>
+#include <stdlib.h>
+
+/* The whole file, NUL-terminated, in a buffer to free(); NULL if it cannot be read. */
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    static char bufs[4][65536];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t n = fread(b, 1, sizeof bufs[0] - 1, f);
-    b[n] = 0;
+    char *b = NULL;
+    size_t n = 0;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long len = ftell(f);
+        if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)len + 1)))
+            n = fread(b, 1, (size_t)len, f);
+    }
     fclose(f);
+    if (b)
+        b[n] = 0;
     return b;
 }
 
-TEST(docs_cancellation_snippets_are_quoted)
+/*
+ * Checks that every ```c block of the document at doc_path is found verbatim in one of the
+ * files matching pattern (a glob); with whole, that each block is an entire file and that
+ * every file is quoted. Returns the number of blocks, or -1 if doc_path cannot be read.
+ */
+static int check_quotes(const char *doc_path, const char *pattern, bool whole)
 {
-    char *doc = slurp("docs/cancellation.md");
-    if (!doc) {
-        printf("  (skipped: not run from the repository root)\n");
-        return;
+    char *doc = slurp(doc_path);
+    if (!doc)
+        return -1;
+    glob_t g;
+    CHECK_EQ(glob(pattern, 0, NULL, &g), 0);
+    char **src = calloc(g.gl_pathc, sizeof *src);
+    bool *quoted = calloc(g.gl_pathc, sizeof *quoted);
+    CHECK(src != NULL && quoted != NULL);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        src[i] = slurp(g.gl_pathv[i]);
+        if (!src[i])
+            ct_fail(__FILE__, __LINE__, "cannot read %s", g.gl_pathv[i]);
     }
-    const char *src[3] = {slurp("examples/35_cancel_sticky.c"),
-                          slurp("examples/36_cancel_scopes.c"),
-                          slurp("examples/37_cancel_groups.c")};
-    for (int i = 0; i < 3; i++)
-        CHECK(src[i] != NULL);
     int blocks = 0;
     for (char *p = strstr(doc, "```c\n"); p; p = strstr(p, "```c\n")) {
         char *start = p + 5, *end = strstr(start, "```");
         CHECK(end != NULL);
         *end = 0;
         bool found = false;
-        for (int i = 0; i < 3 && !found; i++)
-            found = strstr(src[i], start) != NULL;
+        for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+            found = whole ? strcmp(src[i], start) == 0 : strstr(src[i], start) != NULL;
+            if (found)
+                quoted[i] = true;
+        }
         if (!found)
-            ct_fail(__FILE__, __LINE__, "snippet not found in examples/3[5-7]_*.c:\n%s", start);
+            ct_fail(__FILE__, __LINE__, "%s: snippet not found %sin %s:\n%s", doc_path,
+                    whole ? "as a whole file " : "", pattern, start);
         blocks++;
         p = end + 1;
     }
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        if (whole && !quoted[i])
+            ct_fail(__FILE__, __LINE__, "%s does not quote %s", doc_path, g.gl_pathv[i]);
+        free(src[i]);
+    }
+    free(src);
+    free(quoted);
+    globfree(&g);
+    free(doc);
+    return blocks;
+}
+
+TEST(docs_cancellation_snippets_are_quoted)
+{
+    int blocks = check_quotes("docs/cancellation.md", "examples/3[5-7]_cancel_*.c", false);
+    if (blocks < 0) {
+        printf("  (skipped: not run from the repository root)\n");
+        return;
+    }
     CHECK(blocks >= 10);
+}
+
+TEST(docs_tutorial_quotes_every_tutorial_program)
+{
+    int blocks = check_quotes("docs/tutorial.md", "examples/5?_tutorial_*.c", true);
+    if (blocks < 0) {
+        printf("  (skipped: not run from the repository root)\n");
+        return;
+    }
+    CHECK(blocks >= 9);
 }
