@@ -29,9 +29,8 @@ static int main_task(void *arg)
 {
     (void)arg;
     double start = cask_time();
-    struct fetch f[3] = {{"a.example/index", 0.3, 0},
-                         {"b.example/missing", 0.1, 0},
-                         {"c.example/about", 0.2, 0}};
+    struct fetch f[3] = {
+        {"a.example/index", 0.3, 0}, {"b.example/missing", 0.1, 0}, {"c.example/about", 0.2, 0}};
     cask_task *t[3];
     for (int i = 0; i < 3; i++) {
         int rc = cask_spawn(&t[i], fetch, &f[i]);
