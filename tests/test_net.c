@@ -487,3 +487,32 @@ static int reuseport_main(void *arg)
     return 0;
 }
 TEST(tcp_listen_reuse_port) { CHECK_EQ(cask_run(reuseport_main, NULL), 0); }
+
+/* A handler may close (or "free") its own stream as asyncio handlers call writer.close(); the
+ * server still owns the memory. */
+static int closing_handler(cask_stream *s, void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_stream_write(s, "bye\n", 4), 4);
+    cask_stream_free(s); /* only closes: the server frees it after we return */
+    CHECK_EQ(cask_stream_fd(s), -1);
+    CHECK_EQ(cask_stream_write(s, "x", 1), -ENOTCONN);
+    return 0;
+}
+static int handler_close_main(void *arg)
+{
+    (void)arg;
+    cask_server *srv;
+    CHECK_EQ(cask_start_server(&srv, "127.0.0.1", 0, closing_handler, NULL, NULL), 0);
+    cask_stream *c;
+    CHECK_EQ(cask_open_connection(&c, "127.0.0.1", cask_server_port(srv)), 0);
+    char buf[8];
+    CHECK_EQ(cask_stream_readline(c, buf, sizeof buf), 4);
+    CHECK_EQ(cask_stream_read(c, buf, sizeof buf), 0);
+    cask_stream_free(c);
+    while (cask_server_active(srv))
+        CHECK_EQ(cask_sleep(0.001), 0);
+    CHECK_EQ(cask_server_close(srv, 1), 0);
+    return 0;
+}
+TEST(server_handler_closes_its_stream) { CHECK_EQ(cask_run(handler_close_main, NULL), 0); }
