@@ -1084,8 +1084,10 @@ void cask_stream_free(cask_stream *s);
 
 /*
  * Servers: asyncio.start_server. A server listens on one socket and runs handler(stream, arg)
- * in its own task for every connection; the stream belongs to the server (it is closed and
- * freed when the handler returns; the handler may close it earlier but never frees it).
+ * in its own task for every connection, as a child of a task group owned by the server's
+ * accepting task (the handler's status is ignored: a failing handler never cancels the
+ * others); the stream belongs to the server (it is closed and freed when the handler returns;
+ * the handler may close it earlier, and cask_stream_free on it only closes it).
  * Running out of fds (EMFILE/ENFILE) pauses accepting for 10-100 ms and retries, keeping the
  * listener. Must be used from tasks of one loop.
  */

@@ -516,3 +516,81 @@ static int handler_close_main(void *arg)
     return 0;
 }
 TEST(server_handler_closes_its_stream) { CHECK_EQ(cask_run(handler_close_main, NULL), 0); }
+
+/* Closing with a long grace period, cancelled meanwhile: the handlers are cancelled at once,
+ * still waited for, and close reports -ECANCELED. Also a close by an already cancelled task. */
+static int forever(cask_stream *s, void *arg)
+{
+    (void)s;
+    int *ended = arg;
+    int rc = cask_sleep(100);
+    (*ended)++;
+    return rc;
+}
+struct closer {
+    cask_server *srv;
+    int rc;
+};
+static int closer_task(void *arg)
+{
+    struct closer *c = arg;
+    c->rc = cask_server_close(c->srv, 100);
+    return 0;
+}
+static int close_cancel_main(void *arg)
+{
+    (void)arg;
+    int ended = 0;
+    for (int round = 0; round < 2; round++) {
+        struct closer cl = {0};
+        CHECK_EQ(cask_start_server(&cl.srv, "127.0.0.1", 0, forever, &ended, NULL), 0);
+        int fd = cask_tcp_connect("127.0.0.1", cask_server_port(cl.srv));
+        CHECK(fd >= 0);
+        while (cask_server_active(cl.srv) < 1)
+            CHECK_EQ(cask_sleep(0.005), 0);
+        cask_task *t;
+        CHECK_EQ(cask_spawn(&t, closer_task, &cl), 0);
+        if (round == 0) { /* cancelled while it waits out the grace period */
+            CHECK_EQ(cask_sleep(0.05), 0);
+            CHECK(cask_cancel(t));
+        } else { /* cancelled before it even starts closing: the body never runs */
+            CHECK(cask_cancel(t));
+            CHECK_EQ(cask_join(t), -ECANCELED);
+            cask_release(t);
+            CHECK_EQ(cask_server_close(cl.srv, 0), 1);
+            CHECK_EQ(ended, 2);
+            cask_close(fd);
+            break;
+        }
+        double t0 = cask_time();
+        CHECK_EQ(cask_join(t), -ECANCELED);
+        CHECK(cask_time() - t0 < 0.1);
+        CHECK_EQ(cl.rc, -ECANCELED);
+        CHECK_EQ(ended, 1);
+        cask_release(t);
+        cask_close(fd);
+    }
+    return 0;
+}
+TEST(server_close_cancelled) { CHECK_EQ(cask_run(close_cancel_main, NULL), 0); }
+
+static int close_by_cancelled_main(void *arg)
+{
+    (void)arg;
+    int ended = 0;
+    cask_server *srv;
+    CHECK_EQ(cask_start_server(&srv, "127.0.0.1", 0, forever, &ended, NULL), 0);
+    int fd = cask_tcp_connect("127.0.0.1", cask_server_port(srv));
+    CHECK(fd >= 0);
+    while (cask_server_active(srv) < 1)
+        CHECK_EQ(cask_sleep(0.005), 0);
+    cask_cancel(cask_current());
+    double t0 = cask_time();
+    CHECK_EQ(cask_server_close(srv, 100), -ECANCELED);
+    CHECK(cask_time() - t0 < 0.1);
+    CHECK_EQ(ended, 1);
+    CHECK_EQ(cask_uncancel(cask_current()), 0);
+    cask_close(fd);
+    return 0;
+}
+TEST(server_close_by_cancelled_task) { CHECK_EQ(cask_run(close_by_cancelled_main, NULL), 0); }

@@ -1,12 +1,15 @@
 /*
- * server.c: asyncio.start_server. One accepting task per server; every connection gets one
- * allocation (its record with the stream inside) and a handler task. Connection records are
- * linked in the server so that closing can wait for them, then cancel them. Running out of fds
- * pauses accepting with a short back-off instead of spinning or dropping the listener.
+ * server.c: asyncio.start_server. One accepting task per server owns a task group; every
+ * connection gets one allocation (its record with the stream inside) and a handler task in that
+ * group. Closing ends the accept loop (a cancelled scope, not a cancelled task), which then
+ * closes the listener, waits for the handlers up to the grace period and cancels the group.
+ * Running out of fds pauses accepting with a short back-off instead of spinning or dropping
+ * the listener.
  */
 #define _GNU_SOURCE
 #include "net_internal.h"
 
+#include <math.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -16,7 +19,6 @@
 struct conn {
     struct conn *prev, *next;
     cask_server *srv;
-    cask_task *task;
     struct cask_stream st;
 };
 
@@ -29,6 +31,10 @@ struct cask_server {
     void *arg;
     struct cask_server_opts opts;
     cask_task *acceptor;
+    cask_group *group;     /* the handlers' group, on the acceptor's stack */
+    cask_scope *accepting; /* the accept loop's scope, cancelled by close */
+    double grace;
+    int ncancelled; /* handlers still running after the grace period */
     struct conn *head;
     size_t active;
     uint64_t accepted;
@@ -65,6 +71,7 @@ static void conn_unlink(cask_server *srv, struct conn *c)
     wake_all(&srv->changed);
 }
 
+/* A handler task. Its status is the server's business, never the group's: always 0. */
 static int conn_main(void *p)
 {
     struct conn *c = p;
@@ -72,7 +79,6 @@ static int conn_main(void *p)
     (void)srv->fn(&c->st, srv->arg);
     cask__stream_release(&c->st);
     conn_unlink(srv, c);
-    cask_release(c->task); /* runs on detached and is freed when it returns */
     cask__free(c);
     return 0;
 }
@@ -90,7 +96,7 @@ static int conn_start(cask_server *srv, int fd)
     }
     c->srv = srv;
     struct cask_spawn_opts o = {.name = "conn", .stack_size = srv->opts.stack_size};
-    int rc = cask_spawn_with(&c->task, conn_main, c, &o);
+    int rc = cask_group_spawn_with(srv->group, NULL, conn_main, c, &o);
     if (rc) {
         cask__free(c);
         return rc;
@@ -105,14 +111,13 @@ static int conn_start(cask_server *srv, int fd)
     return 0;
 }
 
-static int accept_main(void *p)
+static void accept_loop(cask_server *srv)
 {
-    cask_server *srv = p;
     uint64_t backoff = 0;
     for (;;) {
         if (srv->opts.max_connections && srv->active >= srv->opts.max_connections) {
             if (wait_on(&srv->changed, "server slots", srv) < 0)
-                return 0;
+                return;
             continue;
         }
         int fd = cask_accept(srv->fd, NULL);
@@ -126,14 +131,66 @@ static int accept_main(void *p)
             close(fd);
         }
         if (rc == -ECANCELED)
-            return 0;
+            return;
         /* out of fds or memory (or a transient error): pause, keep the listener, retry */
         backoff = backoff ? backoff * 2 : BACKOFF_MIN_NS;
         if (backoff > BACKOFF_MAX_NS)
             backoff = BACKOFF_MAX_NS;
         if (cask_sleep((double)backoff / 1e9) < 0)
-            return 0;
+            return;
     }
+}
+
+static void listener_close(cask_server *srv)
+{
+    if (srv->fd < 0)
+        return;
+    cask_close(srv->fd);
+    srv->fd = -1;
+    if (srv->path)
+        unlink(srv->path);
+}
+
+/*
+ * The accepting task: accepts until close cancels its loop's scope (or the task itself is
+ * cancelled), then shuts down: no new connections, the handlers get the grace period, then the
+ * group cancels the rest and waits for them.
+ */
+static int accept_main(void *p)
+{
+    cask_server *srv = p;
+    cask_group g;
+    if (cask_group_open(&g) != 0)
+        CASK__FATAL("server: cannot open the handlers' group");
+    srv->group = &g;
+    cask_scope acc;
+    if (!srv->closing && cask_move_on_open(&acc, INFINITY) == 0) {
+        srv->accepting = &acc;
+        accept_loop(srv);
+        srv->accepting = NULL;
+        cask_scope_close(&acc, -ECANCELED);
+    }
+    listener_close(srv);
+    int rc = 0;
+    cask_scope mo;
+    if (cask_move_on_open(&mo, srv->grace > 0 ? srv->grace : 0) == 0) {
+        while (srv->active && rc == 0)
+            rc = wait_on(&srv->changed, "server drain", srv);
+        cask_scope_close(&mo, rc);
+    }
+    srv->ncancelled = (int)srv->active;
+    cask_group_cancel(&g);
+    rc = cask_group_close(&g, 0); /* waits for every handler */
+    (void)rc;
+    srv->group = NULL;
+    /* handlers cancelled before their first run never ran: their records are left */
+    while (srv->head) {
+        struct conn *c = srv->head;
+        conn_unlink(srv, c);
+        cask__stream_release(&c->st);
+        cask__free(c);
+    }
+    return 0;
 }
 
 static int server_new(cask_server **out, int fd, const char *path, cask_conn_fn fn, void *arg,
@@ -221,52 +278,32 @@ int cask_server_close(cask_server *srv, double grace)
 {
     if (!srv)
         return 0;
-    if (!cask__self())
+    cask_task *self = cask__self();
+    if (!self)
         return -EPERM;
-    cask_scope sh;
     srv->closing = true;
+    srv->grace = grace;
     wake_all(&srv->closed);
-    /* stop accepting: the accepting task ends before the listener goes */
-    cask_shield_open(&sh);
-    cask_cancel(srv->acceptor);
-    int st = cask_join(srv->acceptor); /* its status does not matter */
+    if (srv->accepting)
+        cask_scope_cancel(srv->accepting);
+    int st;
+    if (cask__cancelled(self)) {
+        /* cancelled already: no grace; the acceptor cancels the handlers and waits for them */
+        cask_scope sh;
+        cask_cancel(srv->acceptor);
+        cask_shield_open(&sh);
+        st = cask_join(srv->acceptor);
+        cask_scope_close(&sh, 0);
+    } else {
+        /* cancelled while waiting: join passes it on to the acceptor, which cuts the grace
+         * period short, and still waits for it */
+        st = cask_join(srv->acceptor);
+    }
     (void)st;
-    cask_scope_close(&sh, 0);
     cask_release(srv->acceptor);
-    cask_close(srv->fd);
-    if (srv->path)
-        unlink(srv->path);
-    /* let the handlers finish, up to the grace period */
-    int rc = 0;
-    cask_scope mo;
-    if (cask_move_on_open(&mo, grace > 0 ? grace : 0) == 0) {
-        while (srv->active && rc == 0)
-            rc = wait_on(&srv->changed, "server drain", srv);
-        rc = cask_scope_close(&mo, rc);
-    }
-    bool cancelled = rc == -ECANCELED;
-    /* then cancel the rest and wait for them to unwind */
-    int count = 0;
-    cask_shield_open(&sh);
-    struct conn *c = srv->head, *next;
-    for (; c; c = next) {
-        next = c->next;
-        count++;
-        if (!(c->task->flags & CASK__TF_STARTED)) {
-            /* the body will never run: the record is ours to free */
-            cask_cancel(c->task);
-            cask_release(c->task);
-            conn_unlink(srv, c);
-            cask__stream_release(&c->st);
-            cask__free(c);
-        } else {
-            cask_cancel(c->task);
-        }
-    }
-    while (srv->active)
-        (void)wait_on(&srv->changed, "server drain", srv);
-    cask_scope_close(&sh, 0);
+    listener_close(srv); /* when the acceptor was cancelled before it ever ran */
+    int count = srv->ncancelled;
     cask__free(srv->path);
     cask__free(srv);
-    return cancelled ? -ECANCELED : count;
+    return cask__cancelled(self) ? -ECANCELED : count;
 }
