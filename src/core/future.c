@@ -183,6 +183,8 @@ int cask_future_await(cask_future *f, void **value)
 {
     if (!f)
         return -EINVAL;
+    if (f->loop != cask__loop)
+        return -EPERM; /* a future of another thread's loop */
     if (f->state != F_PENDING)
         return cask_future_result(f, value);
     cask_task *self = cask__self();

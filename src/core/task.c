@@ -111,6 +111,18 @@ void cask__reap_dead(cask_loop *l)
     cask__task_free(d);
 }
 
+/* A body that returned with scopes still open (an early return that skipped the close): their
+ * deadlines must not fire into the dead stack. A group left open cannot be closed for it. */
+static void close_forgotten_scopes(cask_task *t)
+{
+    for (cask_scope *s = t->scope; s; s = s->parent_) {
+        CASK__CHECK(!(s->flags_ & CASK__SCOPE_GROUP), "task '%s' ended with a task group open",
+                    cask_task_name(t));
+        cask__timer_disarm(t->loop, (struct cask__timer *)s->timer_);
+    }
+    t->scope = NULL;
+}
+
 static void task_main(void *p)
 {
     cask_task *t = p;
@@ -125,6 +137,7 @@ static void task_main(void *p)
         status = t->fn(t->arg);
         if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
             status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
+        close_forgotten_scopes(t);
     }
     if (status == -ECANCELED)
         t->flags |= CASK__TF_CANCELLED;
@@ -189,6 +202,8 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
     if (size < CASK_STACK_MIN)
         return -EINVAL;
+    if (size > SIZE_MAX / 4) /* no such mapping (and its rounding to pages would wrap) */
+        return -ENOMEM;
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
         (o && o->stack_size &&
@@ -257,6 +272,8 @@ int cask__join(cask_task *c, bool shielded)
         return -EINVAL;
     cask_loop *l = cask__loop;
     cask_task *self = l ? l->current : NULL;
+    if (l && c->loop != l)
+        return -EPERM; /* another thread's task: not even its state may be read here */
     if (c->state == CASK__T_DONE) {
         c->flags |= CASK__TF_RETRIEVED;
         return c->status;
@@ -280,8 +297,8 @@ int cask__join(cask_task *c, bool shielded)
 
 bool cask_cancel(cask_task *t)
 {
-    if (!t || t->state == CASK__T_DONE)
-        return false;
+    if (!t || t->loop != cask__loop || t->state == CASK__T_DONE)
+        return false; /* a task of another thread's loop is refused (use call_soon_threadsafe) */
     t->ncancel++;
     if (t->state == CASK__T_PARKED)
         cask__interrupt(t);
@@ -463,6 +480,8 @@ int cask_gather(cask_task *const *tasks, size_t n, int *statuses)
             return -EINVAL;
         if (tasks[i] == self)
             return -EDEADLK;
+        if (tasks[i]->loop != l)
+            return -EPERM;
     }
     if (!self)
         return -EPERM;
