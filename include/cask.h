@@ -132,7 +132,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
 /* The loop running on this thread, or NULL. */
 cask_loop *cask_loop_current(void);
 
-/* Loop statistics, for diagnostics and benchmarks. */
+/* Loop statistics, for diagnostics and benchmarks. cask_loop_stats returns 0, or -EPERM (no
+ * loop on this thread), -EINVAL (out NULL). */
 struct cask_loop_stats {
     uint64_t iterations;  /* loop iterations run */
     uint64_t switches;    /* context switches into tasks */
@@ -167,9 +168,10 @@ typedef struct cask_handle cask_handle;
 /*
  * loop.call_soon / call_later / call_at: run cb(arg) on the loop, never inline: call_soon on
  * the next iteration after what is already ready, call_later/at once the time has come
- * (callbacks with equal deadlines run in the order they were set). If out is not NULL it
- * receives a handle, which the caller must give back with cask_handle_cancel() or
- * cask_handle_release(); with out NULL the callback simply runs.
+ * (callbacks with equal deadlines run in the order they were set); an infinite delay never
+ * comes (the callback never runs). If out is not NULL it receives a handle (NULL on error),
+ * which the caller must give back with cask_handle_cancel() or cask_handle_release(); with
+ * out NULL the callback simply runs.
  * Must be called on the loop's thread. Returns 0, or -ENOMEM, -EPERM (no loop on this
  * thread), -EINVAL (cb NULL or delay NaN).
  */
@@ -179,7 +181,9 @@ CASK_MUST_CHECK int cask_call_at(cask_handle **out, double when, cask_cb cb, voi
 /* Cancels the callback if it has not run yet and gives the handle back. Returns true if it
  * was still pending (it will now never run). NULL is a no-op returning false. */
 bool cask_handle_cancel(cask_handle *h);
-/* Gives the handle back without cancelling the callback. NULL is a no-op. */
+/* Gives the handle back without cancelling the callback. NULL is a no-op. A handle given back
+ * must not be used again (giving it back twice in a row is ignored, but the loop reuses it
+ * for a later callback). */
 void cask_handle_release(cask_handle *h);
 
 /*
@@ -225,7 +229,8 @@ CASK_MUST_CHECK int cask_join(cask_task *t);
  * task.cancel(): asks the task to stop. The blocking call it is in (or its next one) returns
  * -ECANCELED, and so does every later one until the task ends or calls cask_uncancel().
  * A task cancelled before it first runs never runs its body. Returns true if the request was
- * made (the task had not ended), false if the task had already ended (or t is NULL).
+ * made (the task had not ended), false if the task had already ended (or t is NULL, or t
+ * belongs to another thread's loop: cancel it from a cask_call_soon_threadsafe callback).
  */
 bool cask_cancel(cask_task *t);
 /* task.uncancel(): acknowledges one cancellation request; returns the number still pending.
@@ -271,8 +276,9 @@ void cask_dump_tasks(FILE *f);
  * If the caller is cancelled while waiting, every unfinished task is cancelled, waited for,
  * and -ECANCELED is returned. A task cancelled by someone else counts as failed with
  * -ECANCELED; the gather itself is not cancelled.
- * Returns also -EINVAL (tasks NULL with n > 0, or a NULL task), -EPERM, -EDEADLK (the caller
- * is among the tasks).
+ * Returns also -EINVAL (tasks NULL with n > 0, or a NULL task), -EPERM (not in a task, or a
+ * task of another loop), -EDEADLK (the caller is among the tasks), -ENOMEM (more than 16
+ * tasks and no memory for their waiters).
  */
 CASK_MUST_CHECK int cask_gather(cask_task *const *tasks, size_t n, int *statuses);
 
@@ -301,7 +307,8 @@ bool cask_future_cancelled(const cask_future *f);
  * await future: waits until done; stores the value in *value (if value is not NULL) and
  * returns 0, or returns the error it was set with, or -ECANCELED if it was cancelled.
  * If the awaiting task is cancelled the future is cancelled too (asyncio's rule) and
- * -ECANCELED is returned. Also -EPERM (not in a task), -EINVAL (f NULL).
+ * -ECANCELED is returned. Also -EPERM (not in a task, or a future of another thread's loop),
+ * -EINVAL (f NULL).
  */
 CASK_MUST_CHECK int cask_future_await(cask_future *f, void **value);
 /* result() without waiting: as cask_future_await, but -EAGAIN if it is not done yet. */
@@ -336,6 +343,9 @@ int cask_future_remove_done_callback(cask_future *f, cask_future_cb cb, void *ar
  * task's own cancellation and enclosing scopes): blocking calls inside work normally; the
  * outer cancellation is still pending after close. Deadlines are seconds from now (_open) or
  * absolute cask_time() values (_open_at); INFINITY means none.
+ * A task whose function returns with scopes still open (an early return that skipped the
+ * close) has them dropped: their deadlines no longer fire. Returning with a task group still
+ * open is fatal misuse.
  */
 typedef struct cask_scope {
     /* private: do not touch */
@@ -346,7 +356,8 @@ typedef struct cask_scope {
     int32_t cancels_at_open_;
 } cask_scope;
 
-/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN). */
+/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN), -ENOMEM (the
+ * timer heap could not grow). */
 int cask_timeout_open(cask_scope *s, double seconds);
 int cask_timeout_open_at(cask_scope *s, double when);
 int cask_move_on_open(cask_scope *s, double seconds);
@@ -356,7 +367,8 @@ int cask_shield_open(cask_scope *s);
  * is not the calling task's innermost open scope (closed twice, closed out of order). */
 int cask_scope_close(cask_scope *s, int status);
 /* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
- * expired. Returns 0, or -EINVAL (scope closed, when NaN). */
+ * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
+ * grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
 /* timeout.when(): the absolute deadline, INFINITY if none. */
 double cask_scope_deadline(const cask_scope *s);
@@ -728,7 +740,8 @@ CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
 /* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
 int cask_sem_try_acquire(cask_sem *s);
 /* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
- * bounded semaphore already at its initial value (asyncio's ValueError). */
+ * bounded semaphore already at its initial value (asyncio's ValueError), -EOVERFLOW if the
+ * value is INT64_MAX. */
 int cask_sem_release(cask_sem *s);
 /* sem.locked(): true if an acquire would wait. */
 bool cask_sem_locked(const cask_sem *s);

@@ -1117,3 +1117,67 @@ static int stats_main(void *arg)
 }
 
 TEST(mu_stats) { CHECK_EQ(ct_run_virtual(stats_main, NULL), 0); }
+
+/* ---- out of memory for a timer: every call that arms one fails cleanly ---- */
+
+static int enomem_timers_main(void *arg)
+{
+    (void)arg;
+    enum { N = 70 };
+    cask_scope sc[N], outer;
+    CHECK_EQ(cask_timeout_open(&outer, INFINITY), 0);
+    cask_task *child;
+    CHECK_EQ(cask_spawn(&child, sleeper, NULL), 0);
+    int growths = 0;
+    for (int i = 0; i < N; i++) {
+        ct_fail_alloc_after(1);
+        int rc = cask_timeout_open(&sc[i], 100 + i);
+        ct_fail_alloc_after(0);
+        if (rc == 0)
+            continue;
+        CHECK_EQ(rc, -ENOMEM);
+        growths++;
+        CHECK_EQ(cask_scope_close(&sc[i], 0), -EINVAL); /* it was not opened */
+        double now = cask_time();
+        cask_handle *h = (cask_handle *)0x1;
+        size_t nd = 9;
+        cask_as_completed *it = (cask_as_completed *)0x1;
+        cask_scope x;
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_sleep(1), -ENOMEM);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_sleep_until(now + 1), -ENOMEM);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_call_later(&h, 1, count_cb, NULL), -ENOMEM);
+        CHECK(h == NULL);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_scope_reschedule(&outer, now + 1), -ENOMEM);
+        CHECK(isinf(cask_scope_deadline(&outer)));
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_wait(&child, 1, CASK_ALL_COMPLETED, 1, &nd), -ENOMEM);
+        CHECK_EQ(nd, 0);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_wait_for(child, 1), -ENOMEM);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_as_completed_new(&it, &child, 1, 1), -ENOMEM);
+        CHECK(it == NULL);
+        ct_fail_alloc_after(1);
+        CHECK_EQ(cask_move_on_open(&x, 1), -ENOMEM);
+        ct_fail_alloc_after(0);
+        CHECK(!cask_task_done(child));
+        CHECK_EQ(cask_cancelling(child), 0);
+        CHECK(cask_time() == now);
+        CHECK_EQ(cask_timeout_open(&sc[i], 100 + i), 0); /* with memory it works */
+    }
+    CHECK(growths >= 2);
+    CHECK_EQ(cask_sleep(1), 0);
+    for (int i = N - 1; i >= 0; i--)
+        CHECK_EQ(cask_scope_close(&sc[i], 0), 0);
+    CHECK_EQ(cask_scope_close(&outer, 0), 0);
+    CHECK(cask_cancel(child));
+    CHECK_EQ(cask_join(child), -ECANCELED);
+    cask_release(child);
+    return 0;
+}
+
+TEST(mu_enomem_timers) { CHECK_EQ(ct_run_virtual(enomem_timers_main, NULL), 0); }

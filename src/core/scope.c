@@ -108,8 +108,11 @@ int cask_scope_reschedule(cask_scope *s, double when)
     cask__timer_disarm(l, timer_of(s));
     uint64_t w = cask__abs_to_ns(when);
     timer_of(s)->when = w;
-    if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED))
-        return cask__timer_arm(l, timer_of(s), w, scope_fire);
+    if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED) &&
+        cask__timer_arm(l, timer_of(s), w, scope_fire) != 0) {
+        timer_of(s)->when = CASK__NEVER; /* what cask_scope_deadline reports: none */
+        return -ENOMEM;
+    }
     return 0;
 }
 
