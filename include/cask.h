@@ -190,6 +190,8 @@ void cask_handle_release(cask_handle *h);
  * loop.call_soon_threadsafe: the one entry point that may be called from any thread (also
  * from a signal handler's thread, but not from inside a signal handler). cb runs on the loop's
  * thread. Returns 0, -ENOMEM, -EINVAL (loop or cb NULL), -ESHUTDOWN (the loop is closing).
+ * The loop pointer is valid until the loop's cask_run returns: the caller must not call this
+ * later (the memory is gone; -ESHUTDOWN covers only the closing itself).
  */
 CASK_MUST_CHECK int cask_call_soon_threadsafe(cask_loop *loop, cask_cb cb, void *arg);
 
@@ -356,8 +358,9 @@ typedef struct cask_scope {
     int32_t cancels_at_open_;
 } cask_scope;
 
-/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN), -ENOMEM (the
- * timer heap could not grow). */
+/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN, or s is one of
+ * the task's open scopes: opened again before its close), -ENOMEM (the timer heap could not
+ * grow). */
 int cask_timeout_open(cask_scope *s, double seconds);
 int cask_timeout_open_at(cask_scope *s, double when);
 int cask_move_on_open(cask_scope *s, double seconds);
@@ -454,7 +457,8 @@ typedef struct cask_group {
  * Opens a group owned by the calling task: `async with TaskGroup() as tg`. The group is a
  * scope on the calling task: close it with cask_group_close() in reverse order of opening
  * with respect to the task's other scopes and groups.
- * Returns 0, or -EINVAL (g NULL), -EPERM (not in a task).
+ * Returns 0, or -EINVAL (g NULL, or g is open in the calling task: opened again before its
+ * close), -EPERM (not in a task).
  */
 CASK_MUST_CHECK int cask_group_open(cask_group *g);
 
@@ -557,7 +561,8 @@ CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, doubl
  * given out, -ETIMEDOUT (the deadline passed; nothing is cancelled; every later call says so
  * too), -ECANCELED (the caller was cancelled; no task is lost: the next call gives it),
  * -EINVAL (it or t NULL), -EPERM (not in a task), -EBUSY (another task is in _next).
- * _free gives the iterator back (NULL is a no-op); it does not touch the tasks.
+ * _free gives the iterator back (NULL is a no-op); it does not touch the tasks. Freeing it
+ * while a task waits in _next is fatal misuse.
  */
 typedef struct cask_as_completed cask_as_completed;
 CASK_MUST_CHECK int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks,

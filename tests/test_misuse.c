@@ -1181,3 +1181,84 @@ static int enomem_timers_main(void *arg)
 }
 
 TEST(mu_enomem_timers) { CHECK_EQ(ct_run_virtual(enomem_timers_main, NULL), 0); }
+
+/* ---- opening a scope or a group again before closing it ---- */
+
+static int reopen_main(void *arg)
+{
+    (void)arg;
+    cask_scope a, b;
+    CHECK_EQ(cask_timeout_open(&a, 5), 0);
+    CHECK_EQ(cask_move_on_open(&b, 100), 0);
+    CHECK_EQ(cask_timeout_open(&a, 1), -EINVAL); /* still open (not innermost) */
+    CHECK_EQ(cask_shield_open(&b), -EINVAL);     /* still open (innermost) */
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_spawn(&g, NULL, sleeper, NULL), 0);
+    CHECK_EQ(cask_group_open(&g), -EINVAL);
+    CHECK_EQ(cask_group_size(&g), 1); /* its child is still counted */
+    CHECK_EQ(cask_timeout_open(&a, 1), -EINVAL);
+    /* everything still closes in order, a's deadline (5) intact */
+    CHECK_EQ(cask_group_close(&g, cask_sleep(10)), -ECANCELED);
+    CHECK_EQ(cask_scope_close(&b, -ECANCELED), -ECANCELED);
+    CHECK_EQ(cask_scope_close(&a, -ECANCELED), -ETIMEDOUT);
+    /* once closed, a struct may be opened again */
+    CHECK_EQ(cask_timeout_open(&a, 1), 0);
+    CHECK_EQ(cask_scope_close(&a, cask_sleep(2)), -ETIMEDOUT);
+    CHECK_EQ(cask_group_open(&g), 0);
+    CHECK_EQ(cask_group_close(&g, 0), 0);
+    return 0;
+}
+
+TEST(mu_reopen_scope_or_group) { CHECK_EQ(ct_run_virtual(reopen_main, NULL), 0); }
+
+/* ---- documented fatal misuse: the process aborts with a message ---- */
+
+static int forget_group(void *arg)
+{
+    (void)arg;
+    cask_group g;
+    CHECK_EQ(cask_group_open(&g), 0);
+    return 0; /* forgot cask_group_close */
+}
+
+static int ac_reader(void *arg)
+{
+    cask_task *t;
+    return cask_as_completed_next(arg, &t);
+}
+
+static int free_while_reading(void *arg)
+{
+    (void)arg;
+    cask_task *kid, *reader;
+    CHECK_EQ(cask_spawn(&kid, sleeper, NULL), 0);
+    cask_as_completed *it;
+    CHECK_EQ(cask_as_completed_new(&it, &kid, 1, INFINITY), 0);
+    CHECK_EQ(cask_spawn(&reader, ac_reader, it), 0);
+    CHECK_EQ(cask_sleep(1), 0);
+    cask_as_completed_free(it); /* the reader waits in _next */
+    return 0;
+}
+
+static void expect_abort(cask_fn fn)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        ct_run_virtual(fn, NULL);
+        _exit(0);
+    }
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFSIGNALED(st));
+    CHECK_EQ(WTERMSIG(st), SIGABRT);
+}
+
+TEST(mu_fatal_misuse)
+{
+    expect_abort(forget_group);
+    expect_abort(free_while_reading);
+}

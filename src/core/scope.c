@@ -33,6 +33,9 @@ int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
         return -EINVAL;
     if (!t)
         return -EPERM;
+    for (const cask_scope *o = t->scope; o; o = o->parent_)
+        if (o == s)
+            return -EINVAL; /* opened again before it was closed */
     memset(s, 0, sizeof *s);
     s->task_ = t;
     s->flags_ = CASK__SCOPE_OPEN | kind;

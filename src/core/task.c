@@ -119,6 +119,7 @@ static void close_forgotten_scopes(cask_task *t)
         CASK__CHECK(!(s->flags_ & CASK__SCOPE_GROUP), "task '%s' ended with a task group open",
                     cask_task_name(t));
         cask__timer_disarm(t->loop, (struct cask__timer *)s->timer_);
+        s->flags_ = CASK__SCOPE_CLOSED;
     }
     t->scope = NULL;
 }

@@ -261,6 +261,7 @@ void cask_as_completed_free(cask_as_completed *it)
 {
     if (!it)
         return;
+    CASK__CHECK(!it->reading, "freeing an as_completed iterator a task waits in");
     for (size_t i = 0; i < it->n; i++)
         cask__wq_remove(&it->each[i]);
     cask__timer_disarm(it->loop, &it->tm);
