@@ -1262,3 +1262,50 @@ TEST(mu_fatal_misuse)
     expect_abort(forget_group);
     expect_abort(free_while_reading);
 }
+
+/* ---- a callback gives back its own handle while it runs ---- */
+
+struct selfh {
+    cask_handle *h;
+    int ran;
+    bool cancel; /* cancel rather than release */
+};
+
+static void give_back_self(void *arg)
+{
+    struct selfh *x = arg;
+    x->ran++;
+    if (x->cancel)
+        CHECK(!cask_handle_cancel(x->h)); /* running: no longer pending */
+    else
+        cask_handle_release(x->h);
+}
+
+static int self_handle_main(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < 2; k++) {
+        struct selfh x = {NULL, 0, k == 1};
+        CHECK_EQ(cask_call_soon(&x.h, give_back_self, &x), 0);
+        CHECK_EQ(cask_yield(), 0);
+        CHECK_EQ(x.ran, 1);
+        CHECK_EQ(cask_call_later(&x.h, 1, give_back_self, &x), 0);
+        CHECK_EQ(cask_sleep(2), 0);
+        CHECK_EQ(x.ran, 2);
+    }
+    /* the free list is intact: new handles are distinct */
+    int ran = 0;
+    cask_handle *hs[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(cask_call_soon(&hs[i], count_cb, &ran), 0);
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            CHECK(hs[i] != hs[j]);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(ran, 4);
+    for (int i = 0; i < 4; i++)
+        cask_handle_release(hs[i]);
+    return 0;
+}
+
+TEST(mu_callback_gives_back_own_handle) { CHECK_EQ(ct_run_virtual(self_handle_main, NULL), 0); }

@@ -154,13 +154,11 @@ static void *cb_ptr(cask_cb cb)
 
 void cask__handle_run(cask_loop *l, cask_handle *h)
 {
-    h->loop_ref = 0;
-    if (h->state == H_CANCELLED) {
-        handle_unref(l, h);
-        return;
+    if (h->state != H_CANCELLED) {
+        h->state = H_DONE;
+        h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
     }
-    h->state = H_DONE;
-    h->fn(h->a, h->b, h->c);
+    h->loop_ref = 0;
     handle_unref(l, h);
 }
 
