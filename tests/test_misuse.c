@@ -901,6 +901,12 @@ static void fut_cb(cask_future *f, void *arg)
     ++*(int *)arg;
 }
 
+static void count_cb_f(cask_future *f, void *arg)
+{
+    (void)f;
+    ++*(int *)arg;
+}
+
 static int future_main(void *arg)
 {
     (void)arg;
@@ -1309,3 +1315,33 @@ static int self_handle_main(void *arg)
 }
 
 TEST(mu_callback_gives_back_own_handle) { CHECK_EQ(ct_run_virtual(self_handle_main, NULL), 0); }
+
+/* ---- a done callback that frees its future, run inline for want of memory ---- */
+
+static void free_fut_cb(cask_future *f, void *arg)
+{
+    ++*(int *)arg;
+    cask_future_free(f);
+}
+
+static int fut_inline_main(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < 2; k++) {
+        int ran = 0;
+        cask_future *f;
+        CHECK_EQ(cask_future_new(&f), 0);
+        CHECK_EQ(cask_future_add_done_callback(f, free_fut_cb, &ran), 0);
+        CHECK_EQ(cask_future_add_done_callback(f, count_cb_f, &ran), 0);
+        ct_fail_alloc_every(1); /* no handle for the callbacks: they run now */
+        if (k == 0)
+            CHECK_EQ(cask_future_set_result(f, NULL), 0);
+        else
+            CHECK(cask_future_cancel(f));
+        ct_fail_alloc_every(0);
+        CHECK_EQ(ran, 2);
+    }
+    return 0;
+}
+
+TEST(mu_future_callback_frees_inline) { CHECK_EQ(ct_run_virtual(fut_inline_main, NULL), 0); }

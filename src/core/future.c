@@ -111,9 +111,11 @@ static void complete(cask_future *f, uint8_t state, int err, void *value)
         w->data = value; /* hand the value over: the waiter need not touch f again */
         cask__signal(w, status);
     }
+    f->refs++; /* a callback run inline (no memory for its handle) may free f */
     for (size_t i = 0; i < f->ncbs; i++)
         schedule_cb(f, f->cbs[i]);
     f->ncbs = 0;
+    unref(f);
 }
 
 void cask_future_free(cask_future *f)
