@@ -1345,3 +1345,38 @@ static int fut_inline_main(void *arg)
 }
 
 TEST(mu_future_callback_frees_inline) { CHECK_EQ(ct_run_virtual(fut_inline_main, NULL), 0); }
+
+/* ---- stack sizes that cannot be mapped do not use up the loop's pools ---- */
+
+static int stack_sizes_main(void *arg)
+{
+    (void)arg;
+    struct cask_spawn_opts o = {0};
+    cask_task *t;
+    for (int i = 0; i < 6; i++) {
+        o.stack_size = ((size_t)1 << 58) + (size_t)i * 65536;
+        CHECK_EQ(cask_spawn_with(&t, ret_zero, NULL, &o), -ENOMEM);
+    }
+    /* three more distinct sizes besides the default still work */
+    for (int i = 1; i <= 3; i++) {
+        o.stack_size = CASK_STACK_MIN * (size_t)(i + 1) + 4096;
+        CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)(intptr_t)i, &o), 0);
+        CHECK_EQ(cask_join(t), i);
+        cask_release(t);
+    }
+    return 0;
+}
+
+TEST(mu_unmappable_stack_sizes) { CHECK_EQ(ct_run_virtual(stack_sizes_main, NULL), 0); }
+
+/* ---- main gives back its own handle: cask_run still owns it ---- */
+
+static int release_self_main(void *arg)
+{
+    (void)arg;
+    cask_release(cask_current());
+    CHECK_EQ(cask_sleep(1), 0);
+    return 3;
+}
+
+TEST(mu_main_releases_itself) { CHECK_EQ(ct_run_virtual(release_self_main, NULL), 3); }

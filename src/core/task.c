@@ -215,8 +215,14 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     }
     struct cask__stack s;
     int rc = cask__stack_get(l->pools[pi], &s);
-    if (CASK__UNLIKELY(rc))
+    if (CASK__UNLIKELY(rc)) {
+        if (pi > 0 && cask__stack_pool_mapped(l->pools[pi]) == 0) {
+            /* a size that cannot be mapped must not keep one of the four pool slots */
+            cask__stack_pool_free(l->pools[pi]);
+            l->pools[pi] = NULL;
+        }
         return rc;
+    }
     cask_task *t = (cask_task *)(((uintptr_t)s.hi - sizeof(cask_task)) & ~(uintptr_t)63);
     /* every field up to the name starts zero: one block clear instead of a store per field */
     memset(t, 0, offsetof(cask_task, name));
@@ -363,8 +369,8 @@ cask_task *cask_current(void) { return cask__self(); }
 
 void cask_release(cask_task *t)
 {
-    if (!t || !(t->flags & CASK__TF_HANDLE))
-        return;
+    if (!t || !(t->flags & CASK__TF_HANDLE) || t == t->loop->main_task)
+        return; /* the main task's handle belongs to cask_run */
     cask_loop *l = t->loop;
     t->flags &= (uint8_t)~CASK__TF_HANDLE;
     if (t->state == CASK__T_DONE) {
