@@ -345,9 +345,9 @@ int cask_future_remove_done_callback(cask_future *f, cask_future_cb cb, void *ar
  * task's own cancellation and enclosing scopes): blocking calls inside work normally; the
  * outer cancellation is still pending after close. Deadlines are seconds from now (_open) or
  * absolute cask_time() values (_open_at); INFINITY means none.
- * A task whose function returns with scopes still open (an early return that skipped the
- * close) has them dropped: their deadlines no longer fire. Returning with a task group still
- * open is fatal misuse.
+ * A task whose function returns with a scope (or a task group) still open, as an early
+ * return that skipped the close, is fatal misuse: the process aborts with a message naming
+ * the task, since the scope's struct died with the function's frame.
  */
 typedef struct cask_scope {
     /* private: do not touch */

@@ -111,19 +111,6 @@ void cask__reap_dead(cask_loop *l)
     cask__task_free(d);
 }
 
-/* A body that returned with scopes still open (an early return that skipped the close): their
- * deadlines must not fire into the dead stack. A group left open cannot be closed for it. */
-static void close_forgotten_scopes(cask_task *t)
-{
-    for (cask_scope *s = t->scope; s; s = s->parent_) {
-        CASK__CHECK(!(s->flags_ & CASK__SCOPE_GROUP), "task '%s' ended with a task group open",
-                    cask_task_name(t));
-        cask__timer_disarm(t->loop, (struct cask__timer *)s->timer_);
-        s->flags_ = CASK__SCOPE_CLOSED;
-    }
-    t->scope = NULL;
-}
-
 static void task_main(void *p)
 {
     cask_task *t = p;
@@ -138,7 +125,10 @@ static void task_main(void *p)
         status = t->fn(t->arg);
         if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
             status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
-        close_forgotten_scopes(t);
+        /* the scopes' structs died with the body's frame while their deadlines (a group's
+         * children) still point there: nothing can be undone without reading dead memory */
+        CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
+                    cask_task_name(t));
     }
     if (status == -ECANCELED)
         t->flags |= CASK__TF_CANCELLED;
