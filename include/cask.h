@@ -291,7 +291,8 @@ CASK_MUST_CHECK int cask_gather(cask_task *const *tasks, size_t n, int *statuses
 typedef struct cask_future cask_future;
 typedef void (*cask_future_cb)(cask_future *f, void *arg);
 
-/* loop.create_future(). Returns 0, -ENOMEM, -EPERM (no loop on this thread). */
+/* loop.create_future(). Returns 0, -ENOMEM, -EPERM (no loop on this thread), -EINVAL (out
+ * NULL). */
 CASK_MUST_CHECK int cask_future_new(cask_future **out);
 /* Frees the future; a failure nobody retrieved is reported on stderr. Tasks still awaiting it
  * are woken with -ECANCELED first. NULL is a no-op. */

@@ -1363,3 +1363,28 @@ static int release_self_main(void *arg)
 }
 
 TEST(mu_main_releases_itself) { CHECK_EQ(ct_run_virtual(release_self_main, NULL), 3); }
+
+/* ---- as_completed: two readers ---- */
+
+static int busy_main(void *arg)
+{
+    (void)arg;
+    cask_task *kid, *reader, *got;
+    static double one = 1.0;
+    CHECK_EQ(cask_spawn(&kid, sleeper, &one), 0);
+    cask_as_completed *it;
+    CHECK_EQ(cask_as_completed_new(&it, &kid, 1, INFINITY), 0);
+    CHECK_EQ(cask_spawn(&reader, ac_reader, it), 0);
+    CHECK_EQ(cask_yield(), 0); /* the reader waits in _next */
+    CHECK_EQ(cask_as_completed_next(it, &got), -EBUSY);
+    CHECK(got == NULL);
+    CHECK_EQ(cask_join(reader), 1); /* the reader got kid */
+    CHECK_EQ(cask_as_completed_next(it, &got), 0);
+    cask_as_completed_free(it);
+    CHECK_EQ(cask_join(kid), 0);
+    cask_release(reader);
+    cask_release(kid);
+    return 0;
+}
+
+TEST(mu_as_completed_two_readers) { CHECK_EQ(ct_run_virtual(busy_main, NULL), 0); }
