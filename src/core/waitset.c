@@ -276,7 +276,7 @@ int cask_wait_for(cask_task *t, double timeout)
     if (isnan(timeout))
         return -EINVAL;
     cask_task *self = cask__self();
-    if (!t || !self || t->state == CASK__T_DONE || t->loop != self->loop || t == self)
+    if (!t || !self || t->loop != self->loop || t->state == CASK__T_DONE || t == self)
         return cask_join(t); /* its result, or the same errors as cask_join */
     if (cask__cancelled(self))
         return cask__cancel_now(self); /* as cask_join: t untouched */
