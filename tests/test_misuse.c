@@ -1388,3 +1388,13 @@ static int busy_main(void *arg)
 }
 
 TEST(mu_as_completed_two_readers) { CHECK_EQ(ct_run_virtual(busy_main, NULL), 0); }
+
+TEST(mu_run_with_huge_stack)
+{
+    struct cask_config cfg = {.stack_size = SIZE_MAX, .virtual_clock = true};
+    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -ENOMEM);
+    cfg.stack_size = (size_t)1 << 58;
+    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -ENOMEM);
+    CHECK(cask_loop_current() == NULL);
+    CHECK_EQ(ct_run_virtual(ret_arg, (void *)2), 2); /* the thread can still run a loop */
+}
