@@ -610,8 +610,10 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
  *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
- * their fields are private. An object must not be moved or copied while tasks wait on it, and
- * belongs to the loop of the tasks that use it.
+ * their fields are private. An object must not be moved or copied (or initialized again) while
+ * tasks wait on it, and belongs to the loop of the tasks that use it. The object arguments
+ * are the addresses of structs the caller owns and must not be NULL (queues excepted: see
+ * below).
  */
 
 /* asyncio.Lock: `static cask_lock lock = CASK_LOCK_INIT;` or cask_lock_init(&lock). */
@@ -804,6 +806,8 @@ unsigned cask_barrier_parties(const cask_barrier *b);
  * cancelled before it resumes (the put is done; the next blocking call sees the
  * cancellation), while a get handed an item and cancelled before it resumes gives the item
  * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ * A NULL queue is refused by every function: -EINVAL from those returning an int, no-op for
+ * shutdown, and 0 / true (empty) / false (full) from the queries.
  */
 typedef struct cask_queue cask_queue;
 enum cask_queue_kind {

@@ -151,6 +151,17 @@ TEST(mu_null_args)
     CHECK_EQ(cask_queue_new(&q, 0, (enum cask_queue_kind)7, NULL), -EINVAL);
     CHECK(q == NULL);
     cask_queue_free(NULL);
+    CHECK_EQ(cask_queue_put(NULL, NULL), -EINVAL);
+    CHECK_EQ(cask_queue_put_nowait(NULL, NULL), -EINVAL);
+    CHECK_EQ(cask_queue_get(NULL, NULL), -EINVAL);
+    CHECK_EQ(cask_queue_get_nowait(NULL, NULL), -EINVAL);
+    CHECK_EQ(cask_queue_task_done(NULL), -EINVAL);
+    CHECK_EQ(cask_queue_join(NULL), -EINVAL);
+    cask_queue_shutdown(NULL, true);
+    CHECK_EQ(cask_queue_qsize(NULL), 0);
+    CHECK(cask_queue_empty(NULL));
+    CHECK(!cask_queue_full(NULL));
+    CHECK_EQ(cask_queue_maxsize(NULL), 0);
     cask_sem s;
     CHECK_EQ(cask_sem_init(&s, -1), -EINVAL);
     CHECK_EQ(cask_bounded_sem_init(&s, -1), -EINVAL);
