@@ -87,7 +87,7 @@ install: lib
 	install -m 644 $(B)/libcask.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libcask.so $(DESTDIR)$(PREFIX)/lib/libcask.so.0
 	ln -sf libcask.so.0 $(DESTDIR)$(PREFIX)/lib/libcask.so
-	install -m 644 $(B)/cask.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' cask.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cask.pc
 
 format-check:
 	clang-format --dry-run --Werror include/cask.h $(SRC)

@@ -385,6 +385,22 @@ measure_http() {
     echo "http $rt $rps - $p99 $per" >>"$RAW"
 }
 
+# Other work on the machine skews every figure: say so when more than a tenth of a CPU is busy
+# before the runs start.
+busy_check() {
+    local a b
+    read -ra a < <(head -n 1 /proc/stat)
+    sleep 1
+    read -ra b < <(head -n 1 /proc/stat)
+    # cpu user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    awk -v u=$((b[1] + b[2] + b[3] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[6] - a[7] - a[8])) \
+        -v i=$((b[4] + b[5] - a[4] - a[5])) -v n="$(nproc)" 'BEGIN {
+        if (u + i > 0 && u / (u + i) * n > 0.1)
+            printf "net.sh: warning: other processes keep %.1f of %d CPUs busy; figures will be noisy\n",
+                u / (u + i) * n, n }' >&2
+}
+busy_check
+
 # ---- runs: repetitions outermost, so slow drifts of a noisy machine hit every runtime alike ------
 
 declare -A skipped=()

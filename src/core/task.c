@@ -405,8 +405,10 @@ void cask_dump_tasks(FILE *f)
             const struct cask__waiter *w = t->waiter;
             if (w->what && !strcmp(w->what, "join") && w->obj)
                 snprintf(on, sizeof on, "join '%s'", cask_task_name(w->obj));
-            else
+            else if (w->obj)
                 snprintf(on, sizeof on, "%s %p", w->what ? w->what : "?", w->obj);
+            else
+                snprintf(on, sizeof on, "%s", w->what ? w->what : "?");
         }
         fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t), state_name(t),
                 t->ncancel, on);
