@@ -394,8 +394,9 @@ int cask_scope_cancel(cask_scope *s);
  * peer hung up or errored (reported as both). Returns the ready events (> 0), or -ECANCELED,
  * -EPERM (not in a task), -EINVAL (bad events), -EBADF (fd not valid), -EEXIST (another task
  * already waits on this fd in the same direction), -ENOMEM.
- * The fd stays registered with the loop until cask_fd_forget(fd) or it is next waited on
- * after being closed; call cask_fd_forget before closing an fd you waited on.
+ * The fd stays registered with the loop until cask_fd_forget(fd): call it before closing an
+ * fd you waited on. The loop cannot see a close: a later wait on that number, closed (no
+ * -EBADF then) or reused by a new file, finds the old registration and may wait forever.
  */
 CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
 /* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
