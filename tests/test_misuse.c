@@ -1409,3 +1409,31 @@ TEST(mu_run_with_huge_stack)
     CHECK(cask_loop_current() == NULL);
     CHECK_EQ(ct_run_virtual(ret_arg, (void *)2), 2); /* the thread can still run a loop */
 }
+
+/* ---- as_completed: after the deadline, every later call says -ETIMEDOUT ---- */
+
+static int ac_deadline_main(void *arg)
+{
+    (void)arg;
+    static double half = 0.5, two = 2.0;
+    cask_task *ts[2], *got;
+    CHECK_EQ(cask_spawn(&ts[0], sleeper, &half), 0);
+    CHECK_EQ(cask_spawn(&ts[1], sleeper, &two), 0);
+    cask_as_completed *it;
+    CHECK_EQ(cask_as_completed_new(&it, ts, 2, 1.0), 0);
+    CHECK_EQ(cask_as_completed_next(it, &got), 1);
+    CHECK(got == ts[0]);
+    CHECK_EQ(cask_as_completed_next(it, &got), -ETIMEDOUT);
+    CHECK_EQ(cask_sleep(2), 0); /* ts[1] ends after the deadline */
+    CHECK(cask_task_done(ts[1]));
+    CHECK_EQ(cask_as_completed_next(it, &got), -ETIMEDOUT);
+    CHECK(got == NULL);
+    cask_as_completed_free(it);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(cask_join(ts[i]), 0);
+        cask_release(ts[i]);
+    }
+    return 0;
+}
+
+TEST(mu_as_completed_after_deadline) { CHECK_EQ(ct_run_virtual(ac_deadline_main, NULL), 0); }

@@ -168,6 +168,8 @@ static void ac_notify(struct cask__waiter *w, int status)
 {
     (void)status;
     cask_as_completed *it = w->data;
+    if (it->expired)
+        return; /* past the deadline: every later _next says -ETIMEDOUT (asyncio) */
     it->finished[it->nfinished++] = (cask_task *)w->obj;
     ac_wake_reader(it, 0);
 }
