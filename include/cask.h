@@ -258,7 +258,9 @@ cask_task *cask_current(void);
 
 /*
  * Gives back a handle. If the task is still running it runs on, detached. If it failed and
- * nobody read its status, the failure is reported on stderr now. NULL is a no-op.
+ * nobody read its status, the failure is reported on stderr now. NULL is a no-op, and so is
+ * the main task (cask_run owns its handle). The handle must not be used afterwards, by any
+ * task: joining, cancelling or releasing it again is undefined (its memory may be reused).
  */
 void cask_release(cask_task *t);
 
