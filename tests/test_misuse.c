@@ -1437,3 +1437,49 @@ static int ac_deadline_main(void *arg)
 }
 
 TEST(mu_as_completed_after_deadline) { CHECK_EQ(ct_run_virtual(ac_deadline_main, NULL), 0); }
+
+/* ---- eager starts from a callback and from a cancelled task ---- */
+
+static int eager_child(void *arg)
+{
+    ct_log("start");
+    int rc = cask_sleep(1);
+    ct_log("end:%s", cask_errname(rc));
+    if (arg)
+        cask_cancel(arg); /* cancels its spawner */
+    return rc;
+}
+
+static void eager_from_cb(void *arg)
+{
+    cask_task **out = arg;
+    struct cask_spawn_opts o = {.eager = true};
+    CHECK_EQ(cask_spawn_with(out, eager_child, NULL, &o), 0);
+    ct_log("cb");
+}
+
+static int eager_main(void *arg)
+{
+    (void)arg;
+    cask_task *t = NULL;
+    CHECK_EQ(cask_call_soon(NULL, eager_from_cb, &t), 0);
+    CHECK_EQ(cask_sleep(0.5), 0);
+    CHECK_LOG("start,cb");
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    /* a cancelled task spawns eagerly: the child runs normally and cancels it again */
+    CHECK(cask_cancel(cask_current()));
+    struct cask_spawn_opts o = {.eager = true};
+    CHECK_EQ(cask_spawn_with(&t, eager_child, cask_current(), &o), 0);
+    CHECK_EQ(cask_join(t), -ECANCELED); /* must wait, and this task is cancelled: at once */
+    CHECK(!cask_task_done(t));
+    CHECK_EQ(cask_uncancel(cask_current()), 0);
+    /* t ends at +1 s cancelling main, parked in this join: the join passes the cancellation
+     * on to t, which then ends cancelled (asyncio's rule for awaiting a task) */
+    CHECK_EQ(cask_join(t), -ECANCELED);
+    CHECK_EQ(cask_uncancel(cask_current()), 0);
+    cask_release(t);
+    return 0;
+}
+
+TEST(mu_eager_misuse) { CHECK_EQ(ct_run_virtual(eager_main, NULL), 0); }
