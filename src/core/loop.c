@@ -376,6 +376,8 @@ struct cask__ctx *cask__next(cask_loop *l)
         if (r->next) /* a mass wake-up walks cold stacks: start fetching the next one now */
             __builtin_prefetch(r->next, 1);
         cask_task *t = (cask_task *)r;
+        if (CASK__UNLIKELY(!t->stack.lo) && !cask__task_start(l, t))
+            continue; /* it ended without running */
         t->state = CASK__T_RUNNING;
         l->current = t;
         l->switches++;
