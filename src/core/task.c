@@ -181,6 +181,10 @@ static void task_main(void *p)
     int status = t->fn(t->arg);
     if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
         status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
+    /* the scopes' structs died with the body's frame while their deadlines (a group's
+     * children) still point there: nothing can be undone without reading dead memory */
+    CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
+                cask_task_name(t));
     finish(l, t, status);
     l->dead = t; /* its stack goes back to the pool once we have switched away */
     struct cask__ctx *next;
@@ -251,6 +255,8 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
     if (size < CASK_STACK_MIN)
         return -EINVAL;
+    if (size > SIZE_MAX / 4) /* no such mapping (and its rounding to pages would wrap) */
+        return -ENOMEM;
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
         (o && o->stack_size &&
@@ -326,6 +332,8 @@ int cask__join(cask_task *c, bool shielded)
         return -EINVAL;
     cask_loop *l = cask__loop;
     cask_task *self = l ? l->current : NULL;
+    if (l && c->loop != l)
+        return -EPERM; /* another thread's task: not even its state may be read here */
     if (c->state == CASK__T_DONE) {
         c->flags |= CASK__TF_RETRIEVED;
         return c->status;
@@ -349,8 +357,8 @@ int cask__join(cask_task *c, bool shielded)
 
 bool cask_cancel(cask_task *t)
 {
-    if (!t || t->state == CASK__T_DONE)
-        return false;
+    if (!t || t->loop != cask__loop || t->state == CASK__T_DONE)
+        return false; /* a task of another thread's loop is refused (use call_soon_threadsafe) */
     t->ncancel++;
     if (t->state == CASK__T_PARKED)
         cask__interrupt(t);
@@ -414,8 +422,8 @@ cask_task *cask_current(void) { return cask__self(); }
 
 void cask_release(cask_task *t)
 {
-    if (!t || !(t->flags & CASK__TF_HANDLE))
-        return;
+    if (!t || !(t->flags & CASK__TF_HANDLE) || t == t->loop->main_task)
+        return; /* the main task's handle belongs to cask_run */
     cask_loop *l = t->loop;
     t->flags &= (uint8_t)~CASK__TF_HANDLE;
     if (t->state == CASK__T_DONE) {
@@ -538,6 +546,8 @@ int cask_gather(cask_task *const *tasks, size_t n, int *statuses)
             return -EINVAL;
         if (tasks[i] == self)
             return -EDEADLK;
+        if (tasks[i]->loop != l)
+            return -EPERM;
     }
     if (!self)
         return -EPERM;
