@@ -107,6 +107,7 @@ typedef struct cask_task cask_task;
  * touches use memory (256 KiB in sanitizer builds, whose frames are larger). */
 #define CASK_STACK_DEFAULT (64 * 1024)
 #define CASK_STACK_MIN (16 * 1024)
+#define CASK_STACK_MAX ((size_t)1 << 30) /* 1 GiB */
 
 struct cask_config {
     size_t stack_size;        /* default stack size of tasks; 0 means CASK_STACK_DEFAULT */
@@ -124,7 +125,7 @@ struct cask_config {
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
- *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN.
+ *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
  */
 int cask_run(cask_fn main, void *arg);
 int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
@@ -211,7 +212,8 @@ struct cask_spawn_opts {
  * that stays valid until cask_release() or until cask_run returns; with out NULL the task is
  * detached (its failure, if any, is reported on stderr when it ends).
  * May be called from a task or from a loop callback.
- * Returns 0, or -ENOMEM, -EPERM (no loop on this thread), -EINVAL (fn NULL, stack too small).
+ * Returns 0, or -ENOMEM, -EPERM (no loop on this thread), -EINVAL (fn NULL, stack_size below
+ * CASK_STACK_MIN or above CASK_STACK_MAX).
  */
 CASK_MUST_CHECK int cask_spawn(cask_task **out, cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,

@@ -1347,21 +1347,21 @@ static int stack_sizes_main(void *arg)
     (void)arg;
     struct cask_spawn_opts o = {0};
     cask_task *t;
-    /* the spawn fails, or the task ends with -ENOMEM without running (stacks are mapped when
-     * a task first runs) */
-    o.stack_size = (size_t)1 << 58;
-    int rc = cask_spawn_with(&t, ret_arg, (void *)5, &o);
-    if (rc == 0) {
-        CHECK_EQ(cask_join(t), -ENOMEM);
-        cask_release(t);
-    } else {
-        CHECK_EQ(rc, -ENOMEM);
+    /* sizes beyond CASK_STACK_MAX are refused at once, eager or not, and take up nothing */
+    for (int i = 0; i < 8; i++) {
+        o.stack_size = ((size_t)1 << 58) + (size_t)i * 4096;
+        o.eager = i & 1;
+        CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -EINVAL);
+        CHECK(t == NULL);
     }
-    o.eager = true; /* an eager task needs its stack at once: the spawn fails */
-    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -ENOMEM);
-    CHECK(t == NULL);
+    o.eager = false;
     o.stack_size = SIZE_MAX;
-    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -ENOMEM);
+    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)5, &o), -EINVAL);
+    /* a valid custom size still gets a pool of its own after all those */
+    o.stack_size = 2 * CASK_STACK_MIN;
+    CHECK_EQ(cask_spawn_with(&t, ret_arg, (void *)4, &o), 0);
+    CHECK_EQ(cask_join(t), 4);
+    cask_release(t);
     /* the default size still works */
     CHECK_EQ(cask_spawn(&t, ret_arg, (void *)3), 0);
     CHECK_EQ(cask_join(t), 3);
@@ -1411,9 +1411,9 @@ TEST(mu_as_completed_two_readers) { CHECK_EQ(ct_run_virtual(busy_main, NULL), 0)
 TEST(mu_run_with_huge_stack)
 {
     struct cask_config cfg = {.stack_size = SIZE_MAX, .virtual_clock = true};
-    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -ENOMEM);
+    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -EINVAL);
     cfg.stack_size = (size_t)1 << 58;
-    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -ENOMEM);
+    CHECK_EQ(cask_run_with(ret_zero, NULL, &cfg), -EINVAL);
     CHECK(cask_loop_current() == NULL);
     CHECK_EQ(ct_run_virtual(ret_arg, (void *)2), 2); /* the thread can still run a loop */
 }

@@ -553,7 +553,7 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
 {
     if (cask__loop)
         return -EBUSY;
-    if (!main || (cfg && cfg->stack_size && cfg->stack_size < CASK_STACK_MIN))
+    if (!main || (cfg && cfg->stack_size && (cfg->stack_size < CASK_STACK_MIN || cfg->stack_size > CASK_STACK_MAX)))
         return -EINVAL;
     cask_loop *l = NULL;
     int rc = loop_open(&l, cfg);

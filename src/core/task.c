@@ -253,10 +253,8 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     if (CASK__UNLIKELY(!fn))
         return -EINVAL;
     size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
-    if (size < CASK_STACK_MIN)
-        return -EINVAL;
-    if (size > SIZE_MAX / 4) /* no such mapping (and its rounding to pages would wrap) */
-        return -ENOMEM;
+    if (size < CASK_STACK_MIN || size > CASK_STACK_MAX)
+        return -EINVAL; /* (a size no mapping can have would also take up a pool slot) */
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
         (o && o->stack_size &&
