@@ -65,11 +65,11 @@ $(B)/examples/%: examples/%.c $(B)/libcask.a
 examples: $(EXAMPLE_BIN)
 
 unit: $(B)/tests/run
-	$(RUNNER) $(B)/tests/run $(T)
+	CASK_RUNNER="$(RUNNER)" $(RUNNER) $(B)/tests/run $(T)
 
 test: $(B)/tests/run $(EXAMPLE_BIN)
 	python3 tools/gen_errors.py --check
-	$(RUNNER) $(B)/tests/run
+	CASK_RUNNER="$(RUNNER)" $(RUNNER) $(B)/tests/run
 	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
 
 run: $(EXAMPLE_BIN)

@@ -110,6 +110,7 @@ typedef struct cask_task cask_task;
  * touches use memory (256 KiB in sanitizer builds, whose frames are larger). */
 #define CASK_STACK_DEFAULT (64 * 1024)
 #define CASK_STACK_MIN (16 * 1024)
+#define CASK_STACK_MAX ((size_t)1 << 30) /* 1 GiB */
 
 struct cask_config {
     size_t stack_size;        /* default stack size of tasks; 0 means CASK_STACK_DEFAULT */
@@ -127,7 +128,7 @@ struct cask_config {
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
- *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN.
+ *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
  */
 int cask_run(cask_fn main, void *arg);
 int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
@@ -135,7 +136,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
 /* The loop running on this thread, or NULL. */
 cask_loop *cask_loop_current(void);
 
-/* Loop statistics, for diagnostics and benchmarks. */
+/* Loop statistics, for diagnostics and benchmarks. cask_loop_stats returns 0, or -EPERM (no
+ * loop on this thread), -EINVAL (out NULL). */
 struct cask_loop_stats {
     uint64_t iterations;  /* loop iterations run */
     uint64_t switches;    /* context switches into tasks */
@@ -170,9 +172,10 @@ typedef struct cask_handle cask_handle;
 /*
  * loop.call_soon / call_later / call_at: run cb(arg) on the loop, never inline: call_soon on
  * the next iteration after what is already ready, call_later/at once the time has come
- * (callbacks with equal deadlines run in the order they were set). If out is not NULL it
- * receives a handle, which the caller must give back with cask_handle_cancel() or
- * cask_handle_release(); with out NULL the callback simply runs.
+ * (callbacks with equal deadlines run in the order they were set); an infinite delay never
+ * comes (the callback never runs). If out is not NULL it receives a handle (NULL on error),
+ * which the caller must give back with cask_handle_cancel() or cask_handle_release(); with
+ * out NULL the callback simply runs.
  * Must be called on the loop's thread. Returns 0, or -ENOMEM, -EPERM (no loop on this
  * thread), -EINVAL (cb NULL or delay NaN).
  */
@@ -182,13 +185,17 @@ CASK_MUST_CHECK int cask_call_at(cask_handle **out, double when, cask_cb cb, voi
 /* Cancels the callback if it has not run yet and gives the handle back. Returns true if it
  * was still pending (it will now never run). NULL is a no-op returning false. */
 bool cask_handle_cancel(cask_handle *h);
-/* Gives the handle back without cancelling the callback. NULL is a no-op. */
+/* Gives the handle back without cancelling the callback. NULL is a no-op. A handle given back
+ * must not be used again (giving it back twice in a row is ignored, but the loop reuses it
+ * for a later callback). */
 void cask_handle_release(cask_handle *h);
 
 /*
  * loop.call_soon_threadsafe: the one entry point that may be called from any thread (also
  * from a signal handler's thread, but not from inside a signal handler). cb runs on the loop's
  * thread. Returns 0, -ENOMEM, -EINVAL (loop or cb NULL), -ESHUTDOWN (the loop is closing).
+ * The loop pointer is valid until the loop's cask_run returns: the caller must not call this
+ * later (the memory is gone; -ESHUTDOWN covers only the closing itself).
  */
 CASK_MUST_CHECK int cask_call_soon_threadsafe(cask_loop *loop, cask_cb cb, void *arg);
 
@@ -208,7 +215,8 @@ struct cask_spawn_opts {
  * that stays valid until cask_release() or until cask_run returns; with out NULL the task is
  * detached (its failure, if any, is reported on stderr when it ends).
  * May be called from a task or from a loop callback.
- * Returns 0, or -ENOMEM, -EPERM (no loop on this thread), -EINVAL (fn NULL, stack too small).
+ * Returns 0, or -ENOMEM, -EPERM (no loop on this thread), -EINVAL (fn NULL, stack_size below
+ * CASK_STACK_MIN or above CASK_STACK_MAX).
  */
 CASK_MUST_CHECK int cask_spawn(cask_task **out, cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,
@@ -228,7 +236,8 @@ CASK_MUST_CHECK int cask_join(cask_task *t);
  * task.cancel(): asks the task to stop. The blocking call it is in (or its next one) returns
  * -ECANCELED, and so does every later one until the task ends or calls cask_uncancel().
  * A task cancelled before it first runs never runs its body. Returns true if the request was
- * made (the task had not ended), false if the task had already ended (or t is NULL).
+ * made (the task had not ended), false if the task had already ended (or t is NULL, or t
+ * belongs to another thread's loop: cancel it from a cask_call_soon_threadsafe callback).
  */
 bool cask_cancel(cask_task *t);
 /* task.uncancel(): acknowledges one cancellation request; returns the number still pending.
@@ -254,7 +263,9 @@ cask_task *cask_current(void);
 
 /*
  * Gives back a handle. If the task is still running it runs on, detached. If it failed and
- * nobody read its status, the failure is reported on stderr now. NULL is a no-op.
+ * nobody read its status, the failure is reported on stderr now. NULL is a no-op, and so is
+ * the main task (cask_run owns its handle). The handle must not be used afterwards, by any
+ * task: joining, cancelling or releasing it again is undefined (its memory may be reused).
  */
 void cask_release(cask_task *t);
 
@@ -274,8 +285,9 @@ void cask_dump_tasks(FILE *f);
  * If the caller is cancelled while waiting, every unfinished task is cancelled, waited for,
  * and -ECANCELED is returned. A task cancelled by someone else counts as failed with
  * -ECANCELED; the gather itself is not cancelled.
- * Returns also -EINVAL (tasks NULL with n > 0, or a NULL task), -EPERM, -EDEADLK (the caller
- * is among the tasks).
+ * Returns also -EINVAL (tasks NULL with n > 0, or a NULL task), -EPERM (not in a task, or a
+ * task of another loop), -EDEADLK (the caller is among the tasks), -ENOMEM (more than 16
+ * tasks and no memory for their waiters).
  */
 CASK_MUST_CHECK int cask_gather(cask_task *const *tasks, size_t n, int *statuses);
 
@@ -286,7 +298,8 @@ CASK_MUST_CHECK int cask_gather(cask_task *const *tasks, size_t n, int *statuses
 typedef struct cask_future cask_future;
 typedef void (*cask_future_cb)(cask_future *f, void *arg);
 
-/* loop.create_future(). Returns 0, -ENOMEM, -EPERM (no loop on this thread). */
+/* loop.create_future(). Returns 0, -ENOMEM, -EPERM (no loop on this thread), -EINVAL (out
+ * NULL). */
 CASK_MUST_CHECK int cask_future_new(cask_future **out);
 /* Frees the future; a failure nobody retrieved is reported on stderr. Tasks still awaiting it
  * are woken with -ECANCELED first. NULL is a no-op. */
@@ -304,7 +317,8 @@ bool cask_future_cancelled(const cask_future *f);
  * await future: waits until done; stores the value in *value (if value is not NULL) and
  * returns 0, or returns the error it was set with, or -ECANCELED if it was cancelled.
  * If the awaiting task is cancelled the future is cancelled too (asyncio's rule) and
- * -ECANCELED is returned. Also -EPERM (not in a task), -EINVAL (f NULL).
+ * -ECANCELED is returned. Also -EPERM (not in a task, or a future of another thread's loop),
+ * -EINVAL (f NULL).
  */
 CASK_MUST_CHECK int cask_future_await(cask_future *f, void **value);
 /* result() without waiting: as cask_future_await, but -EAGAIN if it is not done yet. */
@@ -339,6 +353,9 @@ int cask_future_remove_done_callback(cask_future *f, cask_future_cb cb, void *ar
  * task's own cancellation and enclosing scopes): blocking calls inside work normally; the
  * outer cancellation is still pending after close. Deadlines are seconds from now (_open) or
  * absolute cask_time() values (_open_at); INFINITY means none.
+ * A task whose function returns with a scope (or a task group) still open, as an early
+ * return that skipped the close, is fatal misuse: the process aborts with a message naming
+ * the task, since the scope's struct died with the function's frame.
  */
 typedef struct cask_scope {
     /* private: do not touch */
@@ -349,7 +366,9 @@ typedef struct cask_scope {
     int32_t cancels_at_open_;
 } cask_scope;
 
-/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN). */
+/* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN, or s is one of
+ * the task's open scopes: opened again before its close), -ENOMEM (the timer heap could not
+ * grow). */
 int cask_timeout_open(cask_scope *s, double seconds);
 int cask_timeout_open_at(cask_scope *s, double when);
 int cask_move_on_open(cask_scope *s, double seconds);
@@ -359,7 +378,8 @@ int cask_shield_open(cask_scope *s);
  * is not the calling task's innermost open scope (closed twice, closed out of order). */
 int cask_scope_close(cask_scope *s, int status);
 /* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
- * expired. Returns 0, or -EINVAL (scope closed, when NaN). */
+ * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
+ * grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
 /* timeout.when(): the absolute deadline, INFINITY if none. */
 double cask_scope_deadline(const cask_scope *s);
@@ -381,8 +401,9 @@ int cask_scope_cancel(cask_scope *s);
  * peer hung up or errored (reported as both). Returns the ready events (> 0), or -ECANCELED,
  * -EPERM (not in a task), -EINVAL (bad events), -EBADF (fd not valid), -EEXIST (another task
  * already waits on this fd in the same direction), -ENOMEM.
- * The fd stays registered with the loop until cask_fd_forget(fd) or it is next waited on
- * after being closed; call cask_fd_forget before closing an fd you waited on.
+ * The fd stays registered with the loop until cask_fd_forget(fd): call it before closing an
+ * fd you waited on. The loop cannot see a close: a later wait on that number, closed (no
+ * -EBADF then) or reused by a new file, finds the old registration and may wait forever.
  */
 CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
 /* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
@@ -445,7 +466,8 @@ typedef struct cask_group {
  * Opens a group owned by the calling task: `async with TaskGroup() as tg`. The group is a
  * scope on the calling task: close it with cask_group_close() in reverse order of opening
  * with respect to the task's other scopes and groups.
- * Returns 0, or -EINVAL (g NULL), -EPERM (not in a task).
+ * Returns 0, or -EINVAL (g NULL, or g is open in the calling task: opened again before its
+ * close), -EPERM (not in a task).
  */
 CASK_MUST_CHECK int cask_group_open(cask_group *g);
 
@@ -548,7 +570,8 @@ CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, doubl
  * given out, -ETIMEDOUT (the deadline passed; nothing is cancelled; every later call says so
  * too), -ECANCELED (the caller was cancelled; no task is lost: the next call gives it),
  * -EINVAL (it or t NULL), -EPERM (not in a task), -EBUSY (another task is in _next).
- * _free gives the iterator back (NULL is a no-op); it does not touch the tasks.
+ * _free gives the iterator back (NULL is a no-op); it does not touch the tasks. Freeing it
+ * while a task waits in _next is fatal misuse.
  */
 typedef struct cask_as_completed cask_as_completed;
 CASK_MUST_CHECK int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks,
@@ -595,8 +618,10 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
  *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
- * their fields are private. An object must not be moved or copied while tasks wait on it, and
- * belongs to the loop of the tasks that use it.
+ * their fields are private. An object must not be moved or copied (or initialized again) while
+ * tasks wait on it, and belongs to the loop of the tasks that use it. The object arguments
+ * are the addresses of structs the caller owns and must not be NULL (queues excepted: see
+ * below).
  */
 
 /* asyncio.Lock: `static cask_lock lock = CASK_LOCK_INIT;` or cask_lock_init(&lock). */
@@ -731,7 +756,8 @@ CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
 /* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
 int cask_sem_try_acquire(cask_sem *s);
 /* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
- * bounded semaphore already at its initial value (asyncio's ValueError). */
+ * bounded semaphore already at its initial value (asyncio's ValueError), -EOVERFLOW if the
+ * value is INT64_MAX. */
 int cask_sem_release(cask_sem *s);
 /* sem.locked(): true if an acquire would wait. */
 bool cask_sem_locked(const cask_sem *s);
@@ -788,6 +814,8 @@ unsigned cask_barrier_parties(const cask_barrier *b);
  * cancelled before it resumes (the put is done; the next blocking call sees the
  * cancellation), while a get handed an item and cancelled before it resumes gives the item
  * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ * A NULL queue is refused by every function: -EINVAL from those returning an int, no-op for
+ * shutdown, and 0 / true (empty) / false (full) from the queries.
  */
 typedef struct cask_queue cask_queue;
 enum cask_queue_kind {

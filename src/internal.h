@@ -235,6 +235,8 @@ struct cask_loop {
     size_t tasks_live;
     cask_task *all_head, *all_tail; /* live tasks, oldest first */
     cask_task *zombie_head;         /* ended tasks whose handle is still held */
+    cask_task *task_free;           /* free task structs, linked through run.next */
+    void *task_slabs;
     struct cask_future *futures;    /* live futures, for the report at close */
     void *handle_slabs;
     size_t stack_size;
@@ -339,6 +341,9 @@ void cask__task_free(cask_task *t);
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
 void cask__task_run(cask_loop *l, cask_task *t);
+/* Gives a task that runs for the first time its stack. Returns false if it ended instead
+ * (cancelled before its first run, or no memory for a stack: -ENOMEM). */
+bool cask__task_start(cask_loop *l, cask_task *t);
 /*
  * The context a task that gives up the CPU (parks, yields, ends) switches to: the next task of
  * this iteration's snapshot, reached directly without passing through the scheduler; when the

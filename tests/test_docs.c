@@ -90,7 +90,11 @@ static void check_output(const char *doc_path, const char *src_path, const char 
     char bin[4200];
     if (!example_binary(src_path, bin, sizeof bin))
         return; /* not built, or stale: make test builds the examples first */
-    FILE *f = popen(bin, "r");
+    /* a cross-built suite runs its programs through the same emulator (make sets it) */
+    const char *runner = getenv("CASK_RUNNER");
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "%s %s", runner ? runner : "", bin);
+    FILE *f = popen(cmd, "r");
     CHECK(f != NULL);
     char *got = malloc(65536);
     CHECK(got != NULL);

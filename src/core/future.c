@@ -111,9 +111,11 @@ static void complete(cask_future *f, uint8_t state, int err, void *value)
         w->data = value; /* hand the value over: the waiter need not touch f again */
         cask__signal(w, status);
     }
+    f->refs++; /* a callback run inline (no memory for its handle) may free f */
     for (size_t i = 0; i < f->ncbs; i++)
         schedule_cb(f, f->cbs[i]);
     f->ncbs = 0;
+    unref(f);
 }
 
 void cask_future_free(cask_future *f)
@@ -183,6 +185,8 @@ int cask_future_await(cask_future *f, void **value)
 {
     if (!f)
         return -EINVAL;
+    if (f->loop != cask__loop)
+        return -EPERM; /* a future of another thread's loop */
     if (f->state != F_PENDING)
         return cask_future_result(f, value);
     cask_task *self = cask__self();

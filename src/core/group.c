@@ -163,6 +163,9 @@ int cask_group_open(cask_group *g)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
+    for (const cask_scope *o = self->scope; o; o = o->parent_)
+        if (o == &g->scope_)
+            return -EINVAL; /* opened again before it was closed: its children live on */
     memset(g, 0, sizeof *g);
     int rc = cask__scope_open(&g->scope_, CASK__SCOPE_GROUP, CASK__NEVER);
     if (rc)

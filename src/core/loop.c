@@ -154,13 +154,11 @@ static void *cb_ptr(cask_cb cb)
 
 void cask__handle_run(cask_loop *l, cask_handle *h)
 {
-    h->loop_ref = 0;
-    if (h->state == H_CANCELLED) {
-        handle_unref(l, h);
-        return;
+    if (h->state != H_CANCELLED) {
+        h->state = H_DONE;
+        h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
     }
-    h->state = H_DONE;
-    h->fn(h->a, h->b, h->c);
+    h->loop_ref = 0;
     handle_unref(l, h);
 }
 
@@ -211,7 +209,9 @@ static int schedule(cask_handle **out, uint64_t when, bool soon, cask_cb cb, voi
     } else {
         h->state = H_TIMER;
         h->timer.index = 0;
-        if (cask__timer_arm(l, &h->timer, when, handle_fire) != 0) {
+        /* an infinite delay never comes: not in the heap, or the virtual clock would jump
+         * to it (a cancel disarms an unarmed timer harmlessly) */
+        if (when != CASK__NEVER && cask__timer_arm(l, &h->timer, when, handle_fire) != 0) {
             h->user_ref = h->loop_ref = 0;
             handle_unref(l, h);
             return -ENOMEM;
@@ -230,7 +230,7 @@ int cask_call_soon(cask_handle **out, cask_cb cb, void *arg)
 int cask_call_later(cask_handle **out, double delay, cask_cb cb, void *arg)
 {
     if (isnan(delay))
-        return -EINVAL;
+        return schedule(out, 0, false, NULL, arg); /* -EPERM or -EINVAL, *out NULL */
     cask_loop *l = cask__loop;
     return schedule(out, l ? cask__deadline_ns(l, delay) : 0, false, cb, arg);
 }
@@ -238,13 +238,13 @@ int cask_call_later(cask_handle **out, double delay, cask_cb cb, void *arg)
 int cask_call_at(cask_handle **out, double when, cask_cb cb, void *arg)
 {
     if (isnan(when))
-        return -EINVAL;
+        return schedule(out, 0, false, NULL, arg); /* -EPERM or -EINVAL, *out NULL */
     return schedule(out, cask__abs_to_ns(when), false, cb, arg);
 }
 
 bool cask_handle_cancel(cask_handle *h)
 {
-    if (!h)
+    if (!h || !h->user_ref) /* given back already: a second give-back must not free it again */
         return false;
     cask_loop *l = cask__loop;
     bool pending = false;
@@ -264,7 +264,7 @@ bool cask_handle_cancel(cask_handle *h)
 
 void cask_handle_release(cask_handle *h)
 {
-    if (!h)
+    if (!h || !h->user_ref)
         return;
     h->user_ref = 0;
     handle_unref(cask__loop, h);
@@ -376,6 +376,8 @@ struct cask__ctx *cask__next(cask_loop *l)
         if (r->next) /* a mass wake-up walks cold stacks: start fetching the next one now */
             __builtin_prefetch(r->next, 1);
         cask_task *t = (cask_task *)r;
+        if (CASK__UNLIKELY(!t->stack.lo) && !cask__task_start(l, t))
+            continue; /* it ended without running */
         t->state = CASK__T_RUNNING;
         l->current = t;
         l->switches++;
@@ -551,7 +553,7 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
 {
     if (cask__loop)
         return -EBUSY;
-    if (!main || (cfg && cfg->stack_size && cfg->stack_size < CASK_STACK_MIN))
+    if (!main || (cfg && cfg->stack_size && (cfg->stack_size < CASK_STACK_MIN || cfg->stack_size > CASK_STACK_MAX)))
         return -EINVAL;
     cask_loop *l = NULL;
     int rc = loop_open(&l, cfg);

@@ -33,6 +33,9 @@ int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
         return -EINVAL;
     if (!t)
         return -EPERM;
+    for (const cask_scope *o = t->scope; o; o = o->parent_)
+        if (o == s)
+            return -EINVAL; /* opened again before it was closed */
     memset(s, 0, sizeof *s);
     s->task_ = t;
     s->flags_ = CASK__SCOPE_OPEN | kind;
@@ -108,8 +111,11 @@ int cask_scope_reschedule(cask_scope *s, double when)
     cask__timer_disarm(l, timer_of(s));
     uint64_t w = cask__abs_to_ns(when);
     timer_of(s)->when = w;
-    if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED))
-        return cask__timer_arm(l, timer_of(s), w, scope_fire);
+    if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED) &&
+        cask__timer_arm(l, timer_of(s), w, scope_fire) != 0) {
+        timer_of(s)->when = CASK__NEVER; /* what cask_scope_deadline reports: none */
+        return -ENOMEM;
+    }
     return 0;
 }
 

@@ -94,38 +94,65 @@ static void report_if_unread(cask_task *t)
 
 /* ---- life of a task ---- */
 
+/*
+ * Task structs come from slabs recycled through a free list; a task gets its stack only when
+ * it first runs and gives it back as soon as it ends, so tasks spawned and finished in one go
+ * share a handful of stacks, and an ended task whose handle is still held costs its struct
+ * only.
+ */
+#define TASK_SLAB 64
+struct task_slab {
+    struct task_slab *next;
+    cask_task t[TASK_SLAB];
+};
+
+static cask_task *struct_alloc(cask_loop *l)
+{
+    cask_task *t = l->task_free;
+    if (CASK__UNLIKELY(!t)) {
+        struct task_slab *s = cask__malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = l->task_slabs;
+        l->task_slabs = s;
+        for (int i = TASK_SLAB - 1; i >= 0; i--) {
+            s->t[i].run.next = (struct cask__runnable *)l->task_free;
+            l->task_free = &s->t[i];
+        }
+        t = l->task_free;
+    }
+    l->task_free = (cask_task *)t->run.next;
+    return t;
+}
+
+static void struct_free(cask_loop *l, cask_task *t)
+{
+    l->tasks_live--;
+    t->state = CASK__T_DONE;
+    t->run.next = (struct cask__runnable *)l->task_free;
+    l->task_free = t;
+}
+
 void cask__task_free(cask_task *t)
 {
-    cask_loop *l = t->loop;
-    struct cask__stack s = t->stack;
-    uint8_t pi = t->pool_index;
-    cask__ctx_destroy(&t->ctx);
-    l->tasks_live--;
-    cask__stack_put(l->pools[pi], &s);
+    struct_free(t->loop, t);
 }
 
 void cask__reap_dead(cask_loop *l)
 {
     cask_task *d = l->dead;
     l->dead = NULL;
-    cask__task_free(d);
+    cask__ctx_destroy(&d->ctx);
+    cask__stack_put(l->pools[d->pool_index], &d->stack);
+    d->stack.lo = d->stack.hi = NULL;
+    if (!(d->flags & CASK__TF_HANDLE))
+        struct_free(l, d);
 }
 
-static void task_main(void *p)
+/* Everything that happens when a task ends, except leaving its stack. Returns true if the
+ * struct must be freed once nothing runs on its stack any more (no handle holds it). */
+static bool finish(cask_loop *l, cask_task *t, int status)
 {
-    cask_task *t = p;
-    cask_loop *l = t->loop;
-    cask__ctx_entered();
-    cask__reap(l);
-    t->flags |= CASK__TF_STARTED;
-    int status;
-    if (t->ncancel > 0) {
-        status = -ECANCELED; /* cancelled before its first run: the body never runs */
-    } else {
-        status = t->fn(t->arg);
-        if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
-            status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
-    }
     if (status == -ECANCELED)
         t->flags |= CASK__TF_CANCELLED;
     t->status = status;
@@ -138,10 +165,28 @@ static void task_main(void *p)
         cask__signal(w, status);
     if (t->flags & CASK__TF_HANDLE) {
         zombie_link(l, t);
-    } else {
-        report_if_unread(t);
-        l->dead = t;
+        return false;
     }
+    report_if_unread(t);
+    return true;
+}
+
+static void task_main(void *p)
+{
+    cask_task *t = p;
+    cask_loop *l = t->loop;
+    cask__ctx_entered();
+    cask__reap(l);
+    t->flags |= CASK__TF_STARTED;
+    int status = t->fn(t->arg);
+    if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
+        status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
+    /* the scopes' structs died with the body's frame while their deadlines (a group's
+     * children) still point there: nothing can be undone without reading dead memory */
+    CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
+                cask_task_name(t));
+    finish(l, t, status);
+    l->dead = t; /* its stack goes back to the pool once we have switched away */
     struct cask__ctx *next;
     if (t->back) {
         next = t->back;
@@ -156,8 +201,29 @@ static void task_main(void *p)
     CASK__FATAL("task '%s' resumed after it ended", t->name);
 }
 
+bool cask__task_start(cask_loop *l, cask_task *t)
+{
+    int status;
+    if (t->ncancel > 0) {
+        status = -ECANCELED; /* cancelled before its first run: the body never runs */
+    } else {
+        int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+        if (CASK__LIKELY(rc == 0)) {
+            cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo),
+                           task_main, t);
+            return true;
+        }
+        status = rc; /* no memory for its stack: it ends with -ENOMEM without running */
+    }
+    if (finish(l, t, status))
+        struct_free(l, t);
+    return false;
+}
+
 void cask__task_run(cask_loop *l, cask_task *t)
 {
+    if (!t->stack.lo && !cask__task_start(l, t))
+        return;
     t->state = CASK__T_RUNNING;
     l->current = t;
     l->switches++;
@@ -187,8 +253,8 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     if (CASK__UNLIKELY(!fn))
         return -EINVAL;
     size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
-    if (size < CASK_STACK_MIN)
-        return -EINVAL;
+    if (size < CASK_STACK_MIN || size > CASK_STACK_MAX)
+        return -EINVAL; /* (a size no mapping can have would also take up a pool slot) */
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
         (o && o->stack_size &&
@@ -197,11 +263,9 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
         if (rc)
             return rc;
     }
-    struct cask__stack s;
-    int rc = cask__stack_get(l->pools[pi], &s);
-    if (CASK__UNLIKELY(rc))
-        return rc;
-    cask_task *t = (cask_task *)(((uintptr_t)s.hi - sizeof(cask_task)) & ~(uintptr_t)63);
+    cask_task *t = struct_alloc(l);
+    if (CASK__UNLIKELY(!t))
+        return -ENOMEM;
     /* every field up to the name starts zero: one block clear instead of a store per field */
     memset(t, 0, offsetof(cask_task, name));
     t->name[0] = 0;
@@ -211,18 +275,27 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     t->loop = l;
     t->fn = fn;
     t->arg = arg;
-    t->stack = s;
     t->id = l->next_task_id++;
     if (o && o->name)
         cask_task_set_name(t, o->name);
-    cask__ctx_make(&t->ctx, s.lo, (size_t)((char *)t - s.lo), task_main, t);
+    bool eager = (o && o->eager) || l->eager;
+    if (eager) { /* it runs now: it needs its stack now (and a failure is the caller's) */
+        int rc = cask__stack_get(l->pools[pi], &t->stack);
+        if (CASK__UNLIKELY(rc)) {
+            t->run.next = (struct cask__runnable *)l->task_free;
+            l->task_free = t;
+            return rc;
+        }
+        cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main,
+                       t);
+    }
     all_link(l, t);
     l->tasks_live++;
     if (out)
         *out = t;
     if (link) /* before it can run, even eagerly */
         link(t, ctx);
-    if ((o && o->eager) || l->eager) {
+    if (eager) {
         /* eager start: run it now, inside this call, until it first suspends or ends */
         cask_task *self = l->current;
         struct cask__ctx *from = self ? &self->ctx : &l->sched;
@@ -257,6 +330,8 @@ int cask__join(cask_task *c, bool shielded)
         return -EINVAL;
     cask_loop *l = cask__loop;
     cask_task *self = l ? l->current : NULL;
+    if (l && c->loop != l)
+        return -EPERM; /* another thread's task: not even its state may be read here */
     if (c->state == CASK__T_DONE) {
         c->flags |= CASK__TF_RETRIEVED;
         return c->status;
@@ -280,8 +355,8 @@ int cask__join(cask_task *c, bool shielded)
 
 bool cask_cancel(cask_task *t)
 {
-    if (!t || t->state == CASK__T_DONE)
-        return false;
+    if (!t || t->loop != cask__loop || t->state == CASK__T_DONE)
+        return false; /* a task of another thread's loop is refused (use call_soon_threadsafe) */
     t->ncancel++;
     if (t->state == CASK__T_PARKED)
         cask__interrupt(t);
@@ -345,14 +420,14 @@ cask_task *cask_current(void) { return cask__self(); }
 
 void cask_release(cask_task *t)
 {
-    if (!t || !(t->flags & CASK__TF_HANDLE))
-        return;
+    if (!t || !(t->flags & CASK__TF_HANDLE) || t == t->loop->main_task)
+        return; /* the main task's handle belongs to cask_run */
     cask_loop *l = t->loop;
     t->flags &= (uint8_t)~CASK__TF_HANDLE;
     if (t->state == CASK__T_DONE) {
         zombie_unlink(l, t);
         report_if_unread(t);
-        cask__task_free(t);
+        struct_free(l, t);
     }
 }
 
@@ -403,15 +478,19 @@ void cask_dump_tasks(FILE *f)
 
 void cask__tasks_close(cask_loop *l)
 {
-    cask_task *t = l->zombie_head;
-    while (t) {
-        cask_task *next = t->all_next;
+    for (cask_task *t = l->zombie_head; t; t = t->all_next) {
         report_if_unread(t);
-        cask__ctx_destroy(&t->ctx);
         l->tasks_live--;
-        t = next;
     }
     l->zombie_head = NULL;
+    struct task_slab *s = l->task_slabs;
+    while (s) {
+        struct task_slab *next = s->next;
+        cask__free(s);
+        s = next;
+    }
+    l->task_slabs = NULL;
+    l->task_free = NULL;
 }
 
 /* ---- gather ---- */
@@ -465,6 +544,8 @@ int cask_gather(cask_task *const *tasks, size_t n, int *statuses)
             return -EINVAL;
         if (tasks[i] == self)
             return -EDEADLK;
+        if (tasks[i]->loop != l)
+            return -EPERM;
     }
     if (!self)
         return -EPERM;

@@ -49,7 +49,10 @@ int cask__park(struct cask__waiter *w)
     } else {
         next = cask__next(l);
     }
-    cask__ctx_switch(&t->ctx, next, 0);
+    /* crossing the iteration boundary may have woken this very task (its timer was due, or
+     * what it waits for ended there): then it simply goes on */
+    if (next != &t->ctx)
+        cask__ctx_switch(&t->ctx, next, 0);
     cask__reap(l);
     return t->wake;
 }

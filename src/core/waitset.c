@@ -168,6 +168,8 @@ static void ac_notify(struct cask__waiter *w, int status)
 {
     (void)status;
     cask_as_completed *it = w->data;
+    if (it->expired)
+        return; /* past the deadline: every later _next says -ETIMEDOUT (asyncio) */
     it->finished[it->nfinished++] = (cask_task *)w->obj;
     ac_wake_reader(it, 0);
 }
@@ -261,6 +263,7 @@ void cask_as_completed_free(cask_as_completed *it)
 {
     if (!it)
         return;
+    CASK__CHECK(!it->reading, "freeing an as_completed iterator a task waits in");
     for (size_t i = 0; i < it->n; i++)
         cask__wq_remove(&it->each[i]);
     cask__timer_disarm(it->loop, &it->tm);
@@ -275,7 +278,7 @@ int cask_wait_for(cask_task *t, double timeout)
     if (isnan(timeout))
         return -EINVAL;
     cask_task *self = cask__self();
-    if (!t || !self || t->state == CASK__T_DONE || t->loop != self->loop || t == self)
+    if (!t || !self || t->loop != self->loop || t->state == CASK__T_DONE || t == self)
         return cask_join(t); /* its result, or the same errors as cask_join */
     if (cask__cancelled(self))
         return cask__cancel_now(self); /* as cask_join: t untouched */

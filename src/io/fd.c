@@ -74,6 +74,8 @@ int cask_wait_fd(int fd, int events)
         return -EBADF;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
+    if (fd >= l->nfds_cap && fcntl(fd, F_GETFD) < 0)
+        return -EBADF; /* before sizing the table for it: fds past the table may be bogus */
     int rc = grow(l, fd);
     if (rc)
         return rc;

@@ -274,12 +274,16 @@ static inline int put_now(cask_queue *q, void *item)
 
 int cask_queue_put_nowait(cask_queue *q, void *item)
 {
+    if (CASK__UNLIKELY(!q))
+        return -EINVAL;
     int rc = put_now(q, item);
     return rc == 1 ? -EAGAIN : rc;
 }
 
 int cask_queue_put(cask_queue *q, void *item)
 {
+    if (CASK__UNLIKELY(!q))
+        return -EINVAL;
     int rc = put_now(q, item);
     if (CASK__LIKELY(rc != 1))
         return rc;
@@ -292,6 +296,8 @@ int cask_queue_put(cask_queue *q, void *item)
 
 int cask_queue_get_nowait(cask_queue *q, void **item)
 {
+    if (CASK__UNLIKELY(!q))
+        return -EINVAL;
     if (!q->count)
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
     void *it = take(q);
@@ -304,6 +310,8 @@ int cask_queue_get_nowait(cask_queue *q, void **item)
 int cask_queue_get(cask_queue *q, void **item)
 {
     void *it;
+    if (CASK__UNLIKELY(!q))
+        return -EINVAL;
     if (CASK__LIKELY(q->count)) {
         it = take(q);
         refill(q);
@@ -327,7 +335,7 @@ int cask_queue_get(cask_queue *q, void **item)
 
 int cask_queue_task_done(cask_queue *q)
 {
-    if (q->unfinished == 0)
+    if (!q || q->unfinished == 0)
         return -EINVAL;
     unfinished_done(q, 1);
     return 0;
@@ -335,6 +343,8 @@ int cask_queue_task_done(cask_queue *q)
 
 int cask_queue_join(cask_queue *q)
 {
+    if (!q)
+        return -EINVAL;
     if (q->unfinished == 0)
         return 0;
     cask_task *self = cask__self();
@@ -346,6 +356,8 @@ int cask_queue_join(cask_queue *q)
 
 void cask_queue_shutdown(cask_queue *q, bool immediate)
 {
+    if (!q)
+        return;
     q->shutdown = true;
     if (immediate) {
         q->immediate = true;
@@ -359,7 +371,7 @@ void cask_queue_shutdown(cask_queue *q, bool immediate)
     wake_all(&q->putters, -ESHUTDOWN);
 }
 
-size_t cask_queue_qsize(const cask_queue *q) { return q->count; }
-bool cask_queue_empty(const cask_queue *q) { return q->count == 0; }
-bool cask_queue_full(const cask_queue *q) { return !has_room(q); }
-size_t cask_queue_maxsize(const cask_queue *q) { return q->maxsize; }
+size_t cask_queue_qsize(const cask_queue *q) { return q ? q->count : 0; }
+bool cask_queue_empty(const cask_queue *q) { return !q || q->count == 0; }
+bool cask_queue_full(const cask_queue *q) { return q && !has_room(q); }
+size_t cask_queue_maxsize(const cask_queue *q) { return q ? q->maxsize : 0; }

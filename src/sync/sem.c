@@ -45,6 +45,8 @@ int cask_sem_release(cask_sem *s)
     }
     if (s->bound_ >= 0 && s->value_ >= s->bound_)
         return -EINVAL;
+    if (s->value_ == INT64_MAX)
+        return -EOVERFLOW;
     s->value_++;
     return 0;
 }
