@@ -233,3 +233,47 @@ TEST_T(alloc_walk_every_allocation, 60)
     CHECK(n < MAX_N);
     CHECK(reported >= 5); /* future, callback list, handle slab, stack chunk, gather, ... */
 }
+
+/* The fail-every-n-th-allocation mode: with every 2nd (then 3rd) allocation failing, spawns
+ * and future creations either work or return -ENOMEM, nothing leaks, and the loop works on. */
+static int every_main(void *arg)
+{
+    long every = *(long *)arg;
+    int ran = 0, spawned = 0, nomem = 0;
+    ct_fail_alloc_every(every);
+    for (int i = 0; i < 400; i++) {
+        cask_task *t = NULL;
+        struct cask_spawn_opts o = {.stack_size = (size_t)(1 + i % 3) * CASK_STACK_MIN};
+        int rc = cask_spawn_with(&t, child, &ran, &o);
+        if (rc == -ENOMEM) {
+            CHECK(t == NULL);
+            nomem++;
+        } else {
+            CHECK_EQ(rc, 0);
+            spawned++;
+            rc = cask_join(t);
+            CHECK(rc == 0 || rc == -ENOMEM); /* -ENOMEM: no stack could be had at its first run */
+            cask_release(t);
+        }
+        cask_future *f = NULL;
+        rc = cask_future_new(&f);
+        if (rc == -ENOMEM) {
+            CHECK(f == NULL);
+            nomem++;
+        } else {
+            CHECK_EQ(rc, 0);
+            CHECK_EQ(cask_future_set_result(f, NULL), 0);
+            cask_future_free(f);
+        }
+    }
+    ct_fail_alloc_every(0);
+    CHECK(nomem > 0);
+    CHECK(spawned > 0);
+    check_usable();
+    return 0;
+}
+TEST(alloc_fail_every_nth)
+{
+    for (long every = 2; every <= 3; every++)
+        CHECK_EQ(ct_run_virtual(every_main, &every), 0);
+}
