@@ -14,7 +14,9 @@
 # runtimes interleaved, and the medians are printed as
 #   RESULT <workload> <runtime> rps=... p50_us=... p99_us=... cpu_us_per_req=...
 # (http lines have no p50_us). Progress and warnings go to stderr, RESULT lines to stdout; the
-# raw measurements are kept in build/bench/net-raw.txt.
+# raw measurements are kept in build/bench/net-raw.txt. On 2 CPUs near 300k requests/s the load
+# generator's core is as busy as the server's (mostly kernel time), and other work on the machine
+# moves rps and p99 a lot: cpu_us_per_req is the steadiest figure for comparing servers.
 #
 # cask's own servers, build/bench/cask_echo_server PORT and build/bench/cask_http_server PORT,
 # are run when they exist; peers whose toolchain is missing are skipped with a note.
