@@ -9,47 +9,12 @@
  * Usage: cask_core [workload...]; CASK_BENCH_QUICK=1 divides the counts by 10.
  */
 #define _GNU_SOURCE
-#include "cask.h"
+#include "bench.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static long scale(long n)
-{
-    const char *q = getenv("CASK_BENCH_QUICK");
-    return q && *q && *q != '0' ? n / 10 : n;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long rss_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n))
-            v = atol(line + n + 1);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-#define MUST(x)                                                                                \
-    do {                                                                                       \
-        int rc_ = (x);                                                                         \
-        if (rc_ < 0) {                                                                         \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cask_strerror(rc_));   \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* ---- spawn ---- */
 static int empty(void *arg)

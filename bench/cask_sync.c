@@ -15,34 +15,13 @@
  * the counts by 10.
  */
 #define _GNU_SOURCE
-#include "cask.h"
+#include "bench.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static long scale(long n)
-{
-    const char *q = getenv("CASK_BENCH_QUICK");
-    return q && *q && *q != '0' ? n / 10 : n;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#define MUST(x)                                                                                \
-    do {                                                                                       \
-        int rc_ = (x);                                                                         \
-        if (rc_ < 0) {                                                                         \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cask_strerror(rc_));   \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* ---- lockK ---- */
 
