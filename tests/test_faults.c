@@ -294,7 +294,7 @@ static int c10k_server(void *arg)
     CHECK_EQ(kill(child, SIGUSR1), 0); /* listening: the clients may start */
     int rc = cask_to_thread(wait_child, &child);
     CHECK_EQ(rc, 0);
-    CHECK_EQ(k->peak, NCONN);
+    CHECK(k->peak >= NCONN); /* all of them open at once */
     CHECK(cask_server_accepted(k->srv) >= NCONN); /* more if some were retried */
     CHECK_EQ(cask_server_close(k->srv, 5), 0);
     return 0;
