@@ -90,7 +90,6 @@ size_t cask__stack_pool_mapped(const struct cask__stack_pool *p);
 int cask__stack_guard_mode(void);
 /* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
 void cask__stack_install_overflow_handler(void);
-/* Reports overflow of the running task if addr is inside its guard area. */
 
 /* ---- timers (core/timer.c): a 4-ary min-heap keyed by (when, seq) ---- */
 struct cask__timer {
@@ -299,7 +298,6 @@ enum {
     CASK__TF_RETRIEVED = 2, /* someone read the status */
     CASK__TF_DELIVERED = 4, /* a cancellation was delivered as -ECANCELED */
     CASK__TF_CANCELLED = 8, /* ended cancelled */
-    CASK__TF_STARTED = 16,
 };
 struct cask_task {
     struct cask__runnable run; /* ready-queue link: keep first */
@@ -335,8 +333,6 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
 /* cask_join; shielded: a cancelled caller returns -ECANCELED at once and c runs on untouched
  * (asyncio.shield) instead of being cancelled and waited for. */
 int cask__join(cask_task *c, bool shielded);
-/* Frees a task's stack and struct (it must have ended and have no handle). */
-void cask__task_free(cask_task *t);
 /* Frees every task at loop close, reporting failures nobody read. */
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */

@@ -497,11 +497,7 @@ static void loop_close(cask_loop *l)
         cask__free(r);
         r = next;
     }
-    /* callbacks still queued are dropped too; free the ones that were malloc'd */
-    for (r = l->ready_head; r; r = r->next) {
-        if (r->kind == CASK__RUN_HANDLE && ((cask_handle *)r)->heap_alloc)
-            ((cask_handle *)r)->loop_ref = 0, ((cask_handle *)r)->user_ref = 0;
-    }
+    /* callbacks still queued are dropped too; the slab ones go with their slabs */
     r = l->ready_head;
     while (r) {
         struct cask__runnable *next = r->next;

@@ -133,11 +133,6 @@ static void struct_free(cask_loop *l, cask_task *t)
     l->task_free = t;
 }
 
-void cask__task_free(cask_task *t)
-{
-    struct_free(t->loop, t);
-}
-
 void cask__reap_dead(cask_loop *l)
 {
     cask_task *d = l->dead;
@@ -177,7 +172,6 @@ static void task_main(void *p)
     cask_loop *l = t->loop;
     cask__ctx_entered();
     cask__reap(l);
-    t->flags |= CASK__TF_STARTED;
     int status = t->fn(t->arg);
     if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
         status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
