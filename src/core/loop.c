@@ -398,6 +398,10 @@ static void run_once(cask_loop *l)
             uint64_t now = cask__loop_now(l);
             timeout = t->when > now ? t->when - now : 0;
         }
+        /* wait in whole milliseconds, rounded up, as asyncio does: timers set a few
+         * microseconds apart for the same moment then fire in one iteration, in order */
+        if (timeout != CASK__NEVER && timeout > 0)
+            timeout = (timeout + 999999) / 1000000 * 1000000;
         if (l->virtual_clock && timeout != CASK__NEVER) {
             /* virtual time: look for I/O without waiting, then jump to the next timer */
             cask__poll_wait(l->poll, 0, on_ready, l);
