@@ -735,12 +735,13 @@ typedef struct cask_sem {
     struct {
         void *head, *tail;
     } waiters_;
-    int64_t value_;
-    int64_t bound_; /* < 0: not bounded */
+    int64_t value_;   /* free units */
+    int64_t bound_;   /* < 0: not bounded */
+    int64_t granted_; /* units handed to waiters that have not run yet */
 } cask_sem;
 /* clang-format off */
-#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1}
-#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value)}
+#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1, 0}
+#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value), 0}
 /* clang-format on */
 
 /* Initializes a semaphore with value units. Returns 0, or -EINVAL (value < 0). */
@@ -753,15 +754,18 @@ int cask_bounded_sem_init(cask_sem *s, int64_t value);
  * and no unit is free).
  */
 CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
-/* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
+/* Takes a unit if one is free and nobody waits (nor was handed a unit and has not run yet).
+ * Returns 0, or -EAGAIN. */
 int cask_sem_try_acquire(cask_sem *s);
 /* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
  * bounded semaphore already at its initial value (asyncio's ValueError), -EOVERFLOW if the
  * value is INT64_MAX. */
 int cask_sem_release(cask_sem *s);
-/* sem.locked(): true if an acquire would wait. */
+/* sem.locked(): true if an acquire would wait: no unit is free, or tasks wait, or a task was
+ * handed a unit and has not run yet (asyncio 3.13: a later acquirer queues behind it, and the
+ * first of them to run hands the free units on to the tasks queued behind). */
 bool cask_sem_locked(const cask_sem *s);
-/* The number of free units. */
+/* The number of free units (units handed to waiters that have not run yet are not counted). */
 int64_t cask_sem_value(const cask_sem *s);
 
 /* asyncio.Barrier: `static cask_barrier b = CASK_BARRIER_INIT(3);` or cask_barrier_init. */
