@@ -615,7 +615,7 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
  *     is unchanged: a cancelled acquire holds nothing, a cancelled get takes no item, a
  *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification,
  *     item) and is cancelled before it runs passes the grant on to the next waiter: no wakeup
- *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
+ *     is lost.
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
  * their fields are private. An object must not be moved or copied (or initialized again) while
@@ -811,13 +811,13 @@ unsigned cask_barrier_parties(const cask_barrier *b);
 /*
  * asyncio.Queue, LifoQueue and PriorityQueue of `void *` items, on the heap. FIFO and LIFO
  * are a ring buffer; the priority queue is a binary heap ordered by cmp (items that compare
- * equal come out in the order they were put). Waiting putters and getters are served FIFO,
- * with direct hand-over as Go's channels: a put gives its item straight to the first waiting
- * getter, and a get that frees a slot moves the first waiting putter's item into the queue,
- * completing that put. So a put whose item was moved in returns 0 even if its task is
- * cancelled before it resumes (the put is done; the next blocking call sees the
- * cancellation), while a get handed an item and cancelled before it resumes gives the item
- * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ * equal come out in the order they were put). Waiting putters and getters are served FIFO: a
+ * put gives its item straight to the first waiting getter, and a get that frees a slot
+ * reserves it for the first waiting putter, which puts its item when it runs (no other put
+ * can take the slot meanwhile: full() stays true). Either side cancelled before it resumes
+ * does nothing and returns -ECANCELED: a getter handed an item gives it back (to the next
+ * getter, else to the front of the queue), a putter granted a slot passes it on to the next
+ * putter.
  * A NULL queue is refused by every function: -EINVAL from those returning an int, no-op for
  * shutdown, and 0 / true (empty) / false (full) from the queries.
  */
@@ -842,8 +842,8 @@ CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_q
  * (join the tasks that use it first). */
 void cask_queue_free(cask_queue *q);
 /*
- * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to
- * a waiting getter). Returns 0, or:
+ * await queue.put(item): waits (FIFO) while the queue is full (or its free slots are reserved
+ * for earlier putters), then adds item (or hands it to a waiting getter). Returns 0, or:
  *   -ESHUTDOWN  the queue is shut down (also if that happens while waiting); item not added;
  *   -ECANCELED  cancelled while waiting; item not added;
  *   -ENOMEM     the queue could not grow; item not added;
@@ -857,9 +857,8 @@ int cask_queue_put_nowait(cask_queue *q, void *item);
  * (if item is not NULL). Returns 0, or:
  *   -ESHUTDOWN  shut down and empty (at once after an immediate shutdown);
  *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item handed to
- *               this task goes to the next getter or back to the front of the queue; only if
- *               that is impossible, after an immediate shutdown or without memory to put it
- *               back, does the get keep it and return 0);
+ *               this task goes to the next getter or back to the front of the queue, or,
+ *               after an immediate shutdown, is dropped with the others, counted as done);
  *   -EPERM      not called from a task (and the get would wait).
  */
 CASK_MUST_CHECK int cask_queue_get(cask_queue *q, void **item);
@@ -879,8 +878,9 @@ CASK_MUST_CHECK int cask_queue_join(cask_queue *q);
  * join) and gets fail at once. Calling it again is allowed (immediate then drops the rest).
  */
 void cask_queue_shutdown(cask_queue *q, bool immediate);
-/* qsize(), empty(), full() (qsize() >= maxsize for a bounded queue: a put would wait), and
- * maxsize. Items handed straight to a getter are not counted. */
+/* qsize(), empty(), full() (for a bounded queue, a put would wait: qsize() plus the slots
+ * reserved for woken putters reach maxsize), and maxsize. Items handed straight to a getter
+ * are not counted. */
 size_t cask_queue_qsize(const cask_queue *q);
 bool cask_queue_empty(const cask_queue *q);
 bool cask_queue_full(const cask_queue *q);
