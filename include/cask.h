@@ -364,6 +364,7 @@ typedef struct cask_scope {
     uint64_t timer_[4];
     uint32_t flags_;
     int32_t cancels_at_open_;
+    double when_; /* a deadline before the clock's zero or given relative and negative */
 } cask_scope;
 
 /* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN, or s is one of
@@ -381,7 +382,8 @@ int cask_scope_close(cask_scope *s, int status);
  * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
  * grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
-/* timeout.when(): the absolute deadline, INFINITY if none. */
+/* timeout.when(): the absolute deadline, INFINITY if none. A deadline in the past is reported
+ * as given (cask_timeout_open(&sc, -11) gives cask_time() - 11 at the open), not as now. */
 double cask_scope_deadline(const cask_scope *s);
 /* timeout.expired(): true once the deadline passed (or the scope was cancelled). */
 bool cask_scope_expired(const cask_scope *s);

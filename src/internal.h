@@ -377,6 +377,7 @@ enum {
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
+    CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);
