@@ -563,7 +563,8 @@ CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, doubl
  *     while ((rc = cask_as_completed_next(it, &t)) > 0)
  *         use(t);                       // ended: cask_task_status(t, &st) does not block
  *     cask_as_completed_free(it);
- * Tasks already ended when it is made come first, in argument order. The tasks must stay
+ * Tasks already ended when it is made come first, in argument order. A task given more than
+ * once is given out once (asyncio takes a set). The tasks must stay
  * valid (handles held) until the iterator is freed. timeout is seconds from _new for the
  * whole iteration (INFINITY: none).
  * _new returns 0, or -ENOMEM, -EINVAL (out NULL, tasks NULL with n > 0, a NULL task, timeout
