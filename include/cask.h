@@ -118,6 +118,9 @@ struct cask_config {
     bool eager_tasks;         /* every spawn starts the task at once (asyncio eager tasks) */
     bool sigint_cancels_main; /* SIGINT cancels the main task; a second SIGINT ends the process */
     bool no_stack_guard;      /* skip guard pages (saves one madvise per new stack) */
+    /* signals (see "Signals"): SIGTERM cancels the main task, as sigint_cancels_main does for
+     * SIGINT; with both, a second one of either ends the process */
+    bool sigterm_cancels_main;
 };
 
 /*
@@ -129,6 +132,11 @@ struct cask_config {
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
+ *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
+ * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
+ * process cancels the main task at the loop's next iteration; a second one ends the process
+ * with that signal's default action, even while the loop is stuck. The previous dispositions
+ * come back when cask_run returns.
  */
 int cask_run(cask_fn main, void *arg);
 int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
@@ -889,6 +897,62 @@ size_t cask_queue_qsize(const cask_queue *q);
 bool cask_queue_empty(const cask_queue *q);
 bool cask_queue_full(const cask_queue *q);
 size_t cask_queue_maxsize(const cask_queue *q);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signals                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * loop.add_signal_handler, Go's signal.Notify. A receiver catches a set of process signals
+ * for the loop of the calling thread, from the moment it is opened until it is closed. Every
+ * arrival is counted: a task takes them one by one with cask_signal_wait (none is lost between
+ * two waits), or a callback runs on the loop once per arrival, never inside the signal handler.
+ * Every receiver sees every signal of its set: several receivers on one loop, and receivers on
+ * loops in other threads, each get their own count. Arrivals are counted when the process-wide
+ * handler runs: a standard signal sent again while the kernel still holds it pending (before
+ * any thread ran the handler) is merged by the kernel into one; real-time signals queue.
+ * While any receiver (or cask_run option) of the process listens to a signal, cask's handler
+ * owns its disposition; when the last one closes, the disposition from before comes back.
+ * Threads that cask starts block every signal, so the handler runs on a thread of the
+ * program. Signal numbers that cannot be received: SIGKILL, SIGSTOP, the synchronous faults
+ * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, and glibc's internal 32 and 33.
+ * A receiver belongs to its loop and thread; it is closed at the latest when the loop ends.
+ */
+typedef struct cask_signal cask_signal;
+typedef void (*cask_signal_cb)(int signo, void *arg);
+
+/*
+ * Opens a receiver of the n signals in sigs, for cask_signal_wait / cask_signal_poll.
+ * Returns 0 and *out, or -EPERM (no loop on this thread), -EINVAL (out or sigs NULL, n 0, a
+ * signal that cannot be received), -ENOMEM, -EAGAIN (256 loops already use signals). On
+ * failure *out is NULL (when out is not) and no disposition changed.
+ */
+CASK_MUST_CHECK int cask_signal_open(cask_signal **out, const int *sigs, size_t n);
+/*
+ * Opens a receiver that runs cb(signo, arg) on the loop, as a loop callback, once per arrival
+ * of one of the n signals in sigs, until it is closed (cb may close it). Errors as
+ * cask_signal_open, and -EINVAL when cb is NULL.
+ */
+CASK_MUST_CHECK int cask_signal_on(cask_signal **out, const int *sigs, size_t n,
+                                   cask_signal_cb cb, void *arg);
+/*
+ * Waits for the next arrival of a signal of the receiver's set and returns its number (one
+ * arrival is taken; with several signals pending, the lowest number comes first). Several
+ * tasks may wait on one receiver: each arrival goes to one of them.
+ * Returns the signal number, or -ECANCELED (nothing taken), -EPERM (not in a task), -EINVAL (r
+ * NULL, closed, of another loop, or a callback receiver).
+ */
+CASK_MUST_CHECK int cask_signal_wait(cask_signal *r);
+/* Takes one pending arrival without waiting. Returns the signal number, or -EAGAIN (none
+ * pending), -EPERM (no loop on this thread), -EINVAL as cask_signal_wait. */
+int cask_signal_poll(cask_signal *r);
+/*
+ * Closes the receiver: its pending arrivals are dropped and, if it was the last listener of a
+ * signal in the process, that signal's previous disposition is restored. NULL is a no-op.
+ * Returns 0, or -EBUSY (tasks are waiting on it; nothing changed), -EINVAL (r closed already,
+ * or of another loop).
+ */
+int cask_signal_close(cask_signal *r);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

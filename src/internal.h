@@ -249,13 +249,13 @@ struct cask_loop {
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
-    volatile int sigint_count;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    bool sigint_cancels_main;
     /* slots for higher layers (thread pool, resolver) to hang state on the loop */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
+    /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
+    void *sig;
 };
 
 extern __thread cask_loop *cask__loop;
@@ -363,6 +363,11 @@ void cask__handles_close(cask_loop *l);
 void cask__handle_run(cask_loop *l, cask_handle *h);
 /* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
 int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
+/* Signals (io/signal.c): counts arrived for this loop, handed to its receivers at the
+ * boundary; cask_run's signals that cancel the main task (mask: bit sig-1); the loop's end. */
+void cask__signals_drain(cask_loop *l);
+int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
+void cask__signals_close(cask_loop *l);
 /* fd readiness from the backend (io/fd.c). */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 void cask__fds_close(cask_loop *l);
