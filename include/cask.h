@@ -124,9 +124,9 @@ struct cask_config {
 };
 
 /*
- * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task ("main"),
- * then cancels every task still running and waits for them, reports failures nobody looked
- * at, closes the loop and returns main's status. Task handles become invalid when it returns.
+ * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task (id 1,
+ * named "Task-1" as asyncio names it), then cancels every task still running and waits for
+ * them, reports failures nobody looked at, closes the loop and returns main's status. Task handles become invalid when it returns.
  * Returns main's status, or:
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
@@ -387,8 +387,9 @@ int cask_shield_open(cask_scope *s);
  * is not the calling task's innermost open scope (closed twice, closed out of order). */
 int cask_scope_close(cask_scope *s, int status);
 /* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
- * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
- * grow: the scope then has no deadline). */
+ * expired. Safe from any task or callback of the loop, not only the scope's own task (a reader
+ * task pushing back its connection's idle timeout, say). Returns 0, or -EINVAL (scope closed,
+ * when NaN), -ENOMEM (the timer heap could not grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
 /* timeout.when(): the absolute deadline, INFINITY if none. A deadline in the past is reported
  * as given (cask_timeout_open(&sc, -11) gives cask_time() - 11 at the open), not as now. */
@@ -1116,7 +1117,9 @@ struct cask_stream_opts {
 CASK_MUST_CHECK int cask_open_connection(cask_stream **out, const char *host, uint16_t port);
 CASK_MUST_CHECK int cask_open_unix_connection(cask_stream **out, const char *path);
 /* Makes a stream over fd, which it owns from now on (unless opts->borrow) and sets
- * non-blocking. Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
+ * non-blocking. Meant for sockets, pipes and terminals: over a regular file (or a block device)
+ * every read and write goes straight to the disk and blocks the whole loop meanwhile (read
+ * files with cask_to_thread). Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
 CASK_MUST_CHECK int cask_stream_open(cask_stream **out, int fd,
                                      const struct cask_stream_opts *opts);
 /* The stream's fd (-1 once closed). */
@@ -1202,8 +1205,9 @@ struct cask_server_opts {
 
 /*
  * Starts serving on host:port (as cask_tcp_listen) or on a Unix socket path; accepting runs in
- * a task of its own. Returns 0 with *out set, or the errors of cask_tcp_listen /
- * cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
+ * a task of its own. Every accepted TCP connection gets TCP_NODELAY (as asyncio does: small
+ * writes go out at once, not after Nagle's delay). Returns 0 with *out set, or the errors of
+ * cask_tcp_listen / cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
  */
 CASK_MUST_CHECK int cask_start_server(cask_server **out, const char *host, uint16_t port,
                                       cask_conn_fn handler, void *arg,
