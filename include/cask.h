@@ -121,6 +121,16 @@ struct cask_config {
     /* signals (see "Signals"): SIGTERM cancels the main task, as sigint_cancels_main does for
      * SIGINT; with both, a second one of either ends the process */
     bool sigterm_cancels_main;
+    /* Tasks: memory after a peak and the guard gap. When the loop has nothing to run, free
+     * stacks and task structs that nobody used for idle_trim_after seconds are given back to
+     * the kernel (MADV_DONTNEED, munmap), except the idle_stacks_kept most recently used: a
+     * long-running server does not keep the memory of its highest concurrency ever. A stack
+     * given back costs a page fault again when a task next runs on it. */
+    size_t idle_stacks_kept; /* 0: 64 */
+    double idle_trim_after;  /* seconds; 0: 1.0; negative (or NaN): never give memory back */
+    size_t stack_guard_gap;  /* guard bytes below every stack, rounded up to pages; 0: 256 KiB
+                                (a frame wider than this may jump over it: build with
+                                -fstack-clash-protection, which cask.pc's Cflags carry) */
 };
 
 /*
@@ -131,7 +141,8 @@ struct cask_config {
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
- *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
+ *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
+ *            or cfg->stack_guard_gap is above 64 MiB.
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
  * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
  * process cancels the main task at the loop's next iteration; a second one ends the process
@@ -153,6 +164,9 @@ struct cask_loop_stats {
     size_t stacks_mapped; /* stacks ever mapped (pooled ones included) */
     size_t stack_size;    /* default stack size of this loop */
     int guard_mode;       /* 2: MADV_GUARD_INSTALL, 1: mprotect (first 16384 stacks), 0: none */
+    size_t stacks_free;   /* pooled stacks no task holds */
+    size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
+    size_t task_structs;  /* task structs in memory (live and free) */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
