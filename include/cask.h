@@ -1339,6 +1339,78 @@ void cask_process_free(cask_process *p);
 /* Frees memory that cask allocated for the caller (a process-pool job's output). */
 void cask_free(void *ptr);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Process pool                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * concurrent.futures.ProcessPoolExecutor: worker processes for CPU-heavy functions, so that
+ * several cores work at once while the loop goes on.
+ *
+ * A worker is a fork of the program made when the pool is created (or when a worker is
+ * replaced): a copy of its memory at that moment, without the loops, tasks and threads. A job
+ * names a function of the program and an input byte buffer; the worker runs it and sends back
+ * an output byte buffer and the function's status. What a worker may touch: its copy of the
+ * program's memory (globals set before the pool was made, read-only data), malloc, files it
+ * opens itself, stdout/stderr (fflushed after each job). Not: any cask function, locks that
+ * other threads may have held at the fork, fds other than 0-2 (every other fd is closed in
+ * the worker), anything shared with the parent by pointer (the copy does not see later
+ * changes). Input and output travel through pipes with a length prefix, so they may be of any
+ * size (larger than a pipe buffer: the parent writes and reads them without blocking the loop).
+ * Workers ignore SIGINT (Ctrl-C is the parent's to handle) and are killed with the parent.
+ */
+typedef struct cask_procpool cask_procpool;
+
+/*
+ * A job's function, run in a worker: reads in_len bytes at in, may set *out to a buffer from
+ * malloc (the worker frees it after sending) of *out_len bytes, and returns a status (>= 0,
+ * or a failure code, best at or below CASK_EUSER to stay apart from the pool's own errors).
+ */
+typedef int (*cask_work_fn)(const void *in, size_t in_len, void **out, size_t *out_len);
+
+struct cask_job {
+    cask_work_fn fn;
+    const void *in;
+    size_t in_len;
+    void *out;       /* out: the output bytes (NULL if none), freed with cask_free */
+    size_t out_len;  /* out */
+    struct cask_exit crash; /* out, when -ECHILD: how the worker ended */
+};
+
+/*
+ * Makes a pool of workers processes (0: the number of CPUs), forked now from the calling
+ * thread, which must run a loop. Returns 0, or -EAGAIN (fork failed: out of processes),
+ * -EMFILE/-ENFILE, -ENOMEM, -EINVAL (out NULL, workers above 1024), -EPERM (no loop).
+ */
+CASK_MUST_CHECK int cask_procpool_new(cask_procpool **out, unsigned workers);
+/* The number of workers. */
+unsigned cask_procpool_size(const cask_procpool *pool);
+
+/*
+ * loop.run_in_executor(pool, fn, input): runs job->fn on job->in in a free worker (waiting
+ * for one, FIFO, while all are busy) and returns its status, with job->out/out_len set.
+ * Returns fn's status, or:
+ *   -ECHILD     the worker died while running the job (a crash: SIGSEGV, abort, exit): how it
+ *               ended is in job->crash; the worker is replaced;
+ *   -ECANCELED  the task was cancelled: a job still waiting for a worker never runs; a
+ *               running one is stopped (its worker is killed and replaced), never left running;
+ *   -ESHUTDOWN  the pool is closing (cask_procpool_close), or closed with cancel while the
+ *               job waited or ran;
+ *   -ENOMEM, -EPERM (not in a task), -EINVAL (pool, job or job->fn NULL).
+ */
+CASK_MUST_CHECK int cask_procpool_run(cask_procpool *pool, struct cask_job *job);
+
+/*
+ * executor.shutdown(wait=True, cancel_futures=cancel) and free: no new jobs from now on; waits
+ * for the queued and running jobs (cancel false), or fails them with -ESHUTDOWN and kills the
+ * workers running them (cancel true); then ends the workers, reaps them and frees the pool.
+ * If the caller is cancelled while waiting, it goes on as with cancel true. Returns 0, or
+ * -ECANCELED (the caller was cancelled; the pool is still freed), -EPERM (not in a task:
+ * nothing done). NULL is a no-op returning 0. Pools not closed when cask_run ends are closed
+ * then, their workers killed.
+ */
+int cask_procpool_close(cask_procpool *pool, bool cancel);
+
 #ifdef __cplusplus
 }
 #endif
