@@ -269,12 +269,17 @@ struct cask_loop {
     struct cask__runnable *ts_head, *ts_tail;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    /* slots for higher layers (thread pool, resolver) to hang state on the loop */
+    /* slots for higher layers (thread pool, resolver) to hang state on the loop; the
+     * ext_close hooks run at loop close, after every task ended (CASK__EXT_* name them) */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
     /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
     void *sig;
 };
+
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
+ * process pools (pool/process.c) */
+enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 
