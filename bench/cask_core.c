@@ -168,6 +168,7 @@ static int sleepers_main(void *arg)
 {
     struct sl *s = arg;
     long base = rss_kb("VmRSS:");
+    long pte_base = rss_kb("VmPTE:");
     cask_task **ts = malloc(sizeof *ts * (size_t)s->n);
     double t0 = now();
     for (long i = 0; i < s->n; i++)
@@ -182,12 +183,14 @@ static int sleepers_main(void *arg)
     }
     double dt = now() - t0;
     long peak = rss_kb("VmHWM:");
+    long pte = rss_kb("VmPTE:"); /* page tables: the kernel's memory, not in RSS */
     struct cask_loop_stats st;
     MUST(cask_loop_stats(&st));
     printf("RESULT %s cask wall_s=%.3f peak_rss_mb=%.1f bytes_per_task=%.0f spawn_s=%.3f "
-           "first_run_s=%.3f stack_kib=%zu guard_mode=%d\n",
+           "first_run_s=%.3f stack_kib=%zu guard_mode=%d pte_bytes_per_task=%.0f\n",
            s->name, dt, (double)peak / 1024.0, (double)(peak - base) * 1024.0 / (double)s->n,
-           t_spawned - t0, t_parked - t_spawned, st.stack_size / 1024, st.guard_mode);
+           t_spawned - t0, t_parked - t_spawned, st.stack_size / 1024, st.guard_mode,
+           (double)(pte - pte_base) * 1024.0 / (double)s->n);
     free(ts);
     return 0;
 }
