@@ -9,7 +9,6 @@
 
 #include <unistd.h>
 
-#define NTASKS 10000
 
 /* Sanitizers keep shadow memory and fake stacks for every stack a task ran on: the resident
  * size after a peak says nothing about cask there, the pool's own counts still do. */
@@ -22,6 +21,17 @@
 #endif
 #ifndef SANITIZED
 #define SANITIZED 0
+#endif
+/* ThreadSanitizer counts each task as a thread: fewer of them there */
+#if defined(__SANITIZE_THREAD__)
+#define NTASKS 2000
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NTASKS 2000
+#endif
+#endif
+#ifndef NTASKS
+#define NTASKS 10000
 #endif
 
 static long rss_kib(void)
