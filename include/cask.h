@@ -118,6 +118,9 @@ struct cask_config {
     bool eager_tasks;         /* every spawn starts the task at once (asyncio eager tasks) */
     bool sigint_cancels_main; /* SIGINT cancels the main task; a second SIGINT ends the process */
     bool no_stack_guard;      /* skip guard pages (saves one madvise per new stack) */
+    /* signals (see "Signals"): SIGTERM cancels the main task, as sigint_cancels_main does for
+     * SIGINT; with both, a second one of either ends the process */
+    bool sigterm_cancels_main;
 };
 
 /*
@@ -129,6 +132,11 @@ struct cask_config {
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
+ *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
+ * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
+ * process cancels the main task at the loop's next iteration; a second one ends the process
+ * with that signal's default action, even while the loop is stuck. The previous dispositions
+ * come back when cask_run returns.
  */
 int cask_run(cask_fn main, void *arg);
 int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
@@ -364,6 +372,7 @@ typedef struct cask_scope {
     uint64_t timer_[4];
     uint32_t flags_;
     int32_t cancels_at_open_;
+    double when_; /* a deadline before the clock's zero or given relative and negative */
 } cask_scope;
 
 /* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN, or s is one of
@@ -381,7 +390,8 @@ int cask_scope_close(cask_scope *s, int status);
  * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
  * grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
-/* timeout.when(): the absolute deadline, INFINITY if none. */
+/* timeout.when(): the absolute deadline, INFINITY if none. A deadline in the past is reported
+ * as given (cask_timeout_open(&sc, -11) gives cask_time() - 11 at the open), not as now. */
 double cask_scope_deadline(const cask_scope *s);
 /* timeout.expired(): true once the deadline passed (or the scope was cancelled). */
 bool cask_scope_expired(const cask_scope *s);
@@ -561,7 +571,8 @@ CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, doubl
  *     while ((rc = cask_as_completed_next(it, &t)) > 0)
  *         use(t);                       // ended: cask_task_status(t, &st) does not block
  *     cask_as_completed_free(it);
- * Tasks already ended when it is made come first, in argument order. The tasks must stay
+ * Tasks already ended when it is made come first, in argument order. A task given more than
+ * once is given out once (asyncio takes a set). The tasks must stay
  * valid (handles held) until the iterator is freed. timeout is seconds from _new for the
  * whole iteration (INFINITY: none).
  * _new returns 0, or -ENOMEM, -EINVAL (out NULL, tasks NULL with n > 0, a NULL task, timeout
@@ -615,7 +626,7 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
  *     is unchanged: a cancelled acquire holds nothing, a cancelled get takes no item, a
  *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification,
  *     item) and is cancelled before it runs passes the grant on to the next waiter: no wakeup
- *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
+ *     is lost.
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
  * their fields are private. An object must not be moved or copied (or initialized again) while
@@ -735,12 +746,13 @@ typedef struct cask_sem {
     struct {
         void *head, *tail;
     } waiters_;
-    int64_t value_;
-    int64_t bound_; /* < 0: not bounded */
+    int64_t value_;   /* free units */
+    int64_t bound_;   /* < 0: not bounded */
+    int64_t granted_; /* units handed to waiters that have not run yet */
 } cask_sem;
 /* clang-format off */
-#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1}
-#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value)}
+#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1, 0}
+#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value), 0}
 /* clang-format on */
 
 /* Initializes a semaphore with value units. Returns 0, or -EINVAL (value < 0). */
@@ -753,15 +765,18 @@ int cask_bounded_sem_init(cask_sem *s, int64_t value);
  * and no unit is free).
  */
 CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
-/* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
+/* Takes a unit if one is free and nobody waits (nor was handed a unit and has not run yet).
+ * Returns 0, or -EAGAIN. */
 int cask_sem_try_acquire(cask_sem *s);
 /* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
  * bounded semaphore already at its initial value (asyncio's ValueError), -EOVERFLOW if the
  * value is INT64_MAX. */
 int cask_sem_release(cask_sem *s);
-/* sem.locked(): true if an acquire would wait. */
+/* sem.locked(): true if an acquire would wait: no unit is free, or tasks wait, or a task was
+ * handed a unit and has not run yet (asyncio 3.13: a later acquirer queues behind it, and the
+ * first of them to run hands the free units on to the tasks queued behind). */
 bool cask_sem_locked(const cask_sem *s);
-/* The number of free units. */
+/* The number of free units (units handed to waiters that have not run yet are not counted). */
 int64_t cask_sem_value(const cask_sem *s);
 
 /* asyncio.Barrier: `static cask_barrier b = CASK_BARRIER_INIT(3);` or cask_barrier_init. */
@@ -807,13 +822,13 @@ unsigned cask_barrier_parties(const cask_barrier *b);
 /*
  * asyncio.Queue, LifoQueue and PriorityQueue of `void *` items, on the heap. FIFO and LIFO
  * are a ring buffer; the priority queue is a binary heap ordered by cmp (items that compare
- * equal come out in the order they were put). Waiting putters and getters are served FIFO,
- * with direct hand-over as Go's channels: a put gives its item straight to the first waiting
- * getter, and a get that frees a slot moves the first waiting putter's item into the queue,
- * completing that put. So a put whose item was moved in returns 0 even if its task is
- * cancelled before it resumes (the put is done; the next blocking call sees the
- * cancellation), while a get handed an item and cancelled before it resumes gives the item
- * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ * equal come out in the order they were put). Waiting putters and getters are served FIFO: a
+ * put gives its item straight to the first waiting getter, and a get that frees a slot
+ * reserves it for the first waiting putter, which puts its item when it runs (no other put
+ * can take the slot meanwhile: full() stays true). Either side cancelled before it resumes
+ * does nothing and returns -ECANCELED: a getter handed an item gives it back (to the next
+ * getter, else to the front of the queue), a putter granted a slot passes it on to the next
+ * putter.
  * A NULL queue is refused by every function: -EINVAL from those returning an int, no-op for
  * shutdown, and 0 / true (empty) / false (full) from the queries.
  */
@@ -838,8 +853,8 @@ CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_q
  * (join the tasks that use it first). */
 void cask_queue_free(cask_queue *q);
 /*
- * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to
- * a waiting getter). Returns 0, or:
+ * await queue.put(item): waits (FIFO) while the queue is full (or its free slots are reserved
+ * for earlier putters), then adds item (or hands it to a waiting getter). Returns 0, or:
  *   -ESHUTDOWN  the queue is shut down (also if that happens while waiting); item not added;
  *   -ECANCELED  cancelled while waiting; item not added;
  *   -ENOMEM     the queue could not grow; item not added;
@@ -853,9 +868,8 @@ int cask_queue_put_nowait(cask_queue *q, void *item);
  * (if item is not NULL). Returns 0, or:
  *   -ESHUTDOWN  shut down and empty (at once after an immediate shutdown);
  *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item handed to
- *               this task goes to the next getter or back to the front of the queue; only if
- *               that is impossible, after an immediate shutdown or without memory to put it
- *               back, does the get keep it and return 0);
+ *               this task goes to the next getter or back to the front of the queue, or,
+ *               after an immediate shutdown, is dropped with the others, counted as done);
  *   -EPERM      not called from a task (and the get would wait).
  */
 CASK_MUST_CHECK int cask_queue_get(cask_queue *q, void **item);
@@ -875,12 +889,69 @@ CASK_MUST_CHECK int cask_queue_join(cask_queue *q);
  * join) and gets fail at once. Calling it again is allowed (immediate then drops the rest).
  */
 void cask_queue_shutdown(cask_queue *q, bool immediate);
-/* qsize(), empty(), full() (qsize() >= maxsize for a bounded queue: a put would wait), and
- * maxsize. Items handed straight to a getter are not counted. */
+/* qsize(), empty(), full() (for a bounded queue, a put would wait: qsize() plus the slots
+ * reserved for woken putters reach maxsize), and maxsize. Items handed straight to a getter
+ * are not counted. */
 size_t cask_queue_qsize(const cask_queue *q);
 bool cask_queue_empty(const cask_queue *q);
 bool cask_queue_full(const cask_queue *q);
 size_t cask_queue_maxsize(const cask_queue *q);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signals                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * loop.add_signal_handler, Go's signal.Notify. A receiver catches a set of process signals
+ * for the loop of the calling thread, from the moment it is opened until it is closed. Every
+ * arrival is counted: a task takes them one by one with cask_signal_wait (none is lost between
+ * two waits), or a callback runs on the loop once per arrival, never inside the signal handler.
+ * Every receiver sees every signal of its set: several receivers on one loop, and receivers on
+ * loops in other threads, each get their own count. Arrivals are counted when the process-wide
+ * handler runs: a standard signal sent again while the kernel still holds it pending (before
+ * any thread ran the handler) is merged by the kernel into one; real-time signals queue.
+ * While any receiver (or cask_run option) of the process listens to a signal, cask's handler
+ * owns its disposition; when the last one closes, the disposition from before comes back.
+ * Threads that cask starts block every signal, so the handler runs on a thread of the
+ * program. Signal numbers that cannot be received: SIGKILL, SIGSTOP, the synchronous faults
+ * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, and glibc's internal 32 and 33.
+ * A receiver belongs to its loop and thread; it is closed at the latest when the loop ends.
+ */
+typedef struct cask_signal cask_signal;
+typedef void (*cask_signal_cb)(int signo, void *arg);
+
+/*
+ * Opens a receiver of the n signals in sigs, for cask_signal_wait / cask_signal_poll.
+ * Returns 0 and *out, or -EPERM (no loop on this thread), -EINVAL (out or sigs NULL, n 0, a
+ * signal that cannot be received), -ENOMEM, -EAGAIN (256 loops already use signals). On
+ * failure *out is NULL (when out is not) and no disposition changed.
+ */
+CASK_MUST_CHECK int cask_signal_open(cask_signal **out, const int *sigs, size_t n);
+/*
+ * Opens a receiver that runs cb(signo, arg) on the loop, as a loop callback, once per arrival
+ * of one of the n signals in sigs, until it is closed (cb may close it). Errors as
+ * cask_signal_open, and -EINVAL when cb is NULL.
+ */
+CASK_MUST_CHECK int cask_signal_on(cask_signal **out, const int *sigs, size_t n,
+                                   cask_signal_cb cb, void *arg);
+/*
+ * Waits for the next arrival of a signal of the receiver's set and returns its number (one
+ * arrival is taken; with several signals pending, the lowest number comes first). Several
+ * tasks may wait on one receiver: each arrival goes to one of them.
+ * Returns the signal number, or -ECANCELED (nothing taken), -EPERM (not in a task), -EINVAL (r
+ * NULL, closed, of another loop, or a callback receiver).
+ */
+CASK_MUST_CHECK int cask_signal_wait(cask_signal *r);
+/* Takes one pending arrival without waiting. Returns the signal number, or -EAGAIN (none
+ * pending), -EPERM (no loop on this thread), -EINVAL as cask_signal_wait. */
+int cask_signal_poll(cask_signal *r);
+/*
+ * Closes the receiver: its pending arrivals are dropped and, if it was the last listener of a
+ * signal in the process, that signal's previous disposition is restored. NULL is a no-op.
+ * Returns 0, or -EBUSY (tasks are waiting on it; nothing changed), -EINVAL (r closed already,
+ * or of another loop).
+ */
+int cask_signal_close(cask_signal *r);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

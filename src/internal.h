@@ -249,14 +249,14 @@ struct cask_loop {
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
-    volatile int sigint_count;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    bool sigint_cancels_main;
     /* slots for higher layers (thread pool, resolver) to hang state on the loop; the
      * ext_close hooks run at loop close, after every task ended (CASK__EXT_* name them) */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
+    /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
+    void *sig;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -368,6 +368,11 @@ void cask__handles_close(cask_loop *l);
 void cask__handle_run(cask_loop *l, cask_handle *h);
 /* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
 int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
+/* Signals (io/signal.c): counts arrived for this loop, handed to its receivers at the
+ * boundary; cask_run's signals that cancel the main task (mask: bit sig-1); the loop's end. */
+void cask__signals_drain(cask_loop *l);
+int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
+void cask__signals_close(cask_loop *l);
 /* fd readiness from the backend (io/fd.c). */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 void cask__fds_close(cask_loop *l);
@@ -382,6 +387,7 @@ enum {
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
+    CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);

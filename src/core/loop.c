@@ -324,9 +324,8 @@ static void drain_wakeups(cask_loop *l)
         cask__ready_push(l, head);
         head = next;
     }
-    if (l->sigint_count > 0 && l->main_task && !cask_task_done(l->main_task) &&
-        l->main_task->ncancel == 0)
-        cask_cancel(l->main_task);
+    if (l->sig) /* process signals counted for this loop */
+        cask__signals_drain(l);
 }
 
 static void on_ready(cask_loop *l, int fd, int events)
@@ -424,23 +423,6 @@ static void run_once(cask_loop *l)
 
 /* ---- cask_run ---- */
 
-static struct sigaction old_sigint;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    cask_loop *l = cask__loop;
-    if (!l || l->sigint_count++ > 0) {
-        sigaction(SIGINT, &old_sigint, NULL);
-        raise(SIGINT);
-        return;
-    }
-    __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    ssize_t w = write(l->wake_fd, &one, sizeof one);
-    (void)w;
-}
-
 static int loop_open(cask_loop **out, const struct cask_config *cfg)
 {
     cask_loop *l = cask__calloc(1, sizeof *l);
@@ -470,7 +452,6 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     l->stack_guard = !(cfg && cfg->no_stack_guard);
     l->virtual_clock = cfg && cfg->virtual_clock;
     l->eager = cfg && cfg->eager_tasks;
-    l->sigint_cancels_main = cfg && cfg->sigint_cancels_main;
     l->vnow = cask__clock_ns();
     l->next_task_id = 1;
     cask__ctx_thread(&l->sched);
@@ -509,6 +490,7 @@ static void loop_close(cask_loop *l)
             cask__free(r);
         r = next;
     }
+    cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
             l->ext_close[i](l, l->ext[i]);
@@ -569,12 +551,20 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
         return rc;
     }
     l->main_task = m;
-    if (l->sigint_cancels_main) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_sigint);
+    uint64_t cancel_sigs = 0; /* bit sig-1: the signals that cancel main */
+    if (cfg && cfg->sigint_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGINT - 1);
+    if (cfg && cfg->sigterm_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGTERM - 1);
+    rc = cask__signals_cancel_main(l, cancel_sigs);
+    if (rc) {
+        cask_cancel(m); /* never started: ends without running */
+        while (l->all_head)
+            run_once(l);
+        m->flags |= CASK__TF_RETRIEVED;
+        loop_close(l);
+        cask__loop = NULL;
+        return rc;
     }
     while (!cask_task_done(m))
         run_once(l);
@@ -583,8 +573,6 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
         cask_cancel(t);
     while (l->all_head)
         run_once(l);
-    if (l->sigint_cancels_main)
-        sigaction(SIGINT, &old_sigint, NULL);
     int status = m->status;
     m->flags |= CASK__TF_RETRIEVED;
     loop_close(l);
