@@ -1292,7 +1292,9 @@ struct cask_stdio {
     int fd; /* CASK_STDIO_FD */
 };
 
-/* What cancellation (and freeing a handle) does to a running child. */
+/* What cancellation (and freeing a handle) does to a running child. With new_session or
+ * new_pgroup the signals go to the child's whole process group, and once the child has ended
+ * (or got SIGKILL) what is left of the group gets SIGKILL, so nothing of it outlives the stop. */
 enum cask_proc_cancel {
     CASK_PROC_TERMINATE = 0, /* kill_signal, up to kill_grace seconds, then SIGKILL (trio) */
     CASK_PROC_KILL,          /* SIGKILL at once (Go's exec.CommandContext) */
