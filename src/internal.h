@@ -81,12 +81,24 @@ struct cask__stack {
     char *lo;
     char *hi;
 };
-int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, bool guard);
+/* gap: guard bytes below each slot (0: none), from cask__stack_gap. */
+int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap);
 void cask__stack_pool_free(struct cask__stack_pool *p);
 int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s);
 void cask__stack_put(struct cask__stack_pool *p, const struct cask__stack *s);
+/* Gives back to the kernel the pages of free slots beyond the keep warmest that nobody took
+ * since the previous trim; returns how many slots it gave back. */
+size_t cask__stack_pool_trim(struct cask__stack_pool *p, size_t keep);
+bool cask__stack_pool_trimmable(const struct cask__stack_pool *p, size_t keep);
 size_t cask__stack_pool_size(const struct cask__stack_pool *p);
 size_t cask__stack_pool_mapped(const struct cask__stack_pool *p);
+size_t cask__stack_pool_free_count(const struct cask__stack_pool *p);
+size_t cask__stack_pool_resident_free(const struct cask__stack_pool *p);
+size_t cask__stack_pool_trimmed(const struct cask__stack_pool *p);
+/* The guard gap for a requested size (0: the default, CASK__STACK_GAP_DEFAULT). */
+#define CASK__STACK_GAP_DEFAULT (256u * 1024)
+#define CASK__STACK_GAP_MAX (64u << 20)
+size_t cask__stack_gap(size_t asked);
 int cask__stack_guard_mode(void);
 /* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
 void cask__stack_install_overflow_handler(void);
@@ -239,8 +251,14 @@ struct cask_loop {
     struct cask_future *futures;    /* live futures, for the report at close */
     void *handle_slabs;
     size_t stack_size;
-    bool stack_guard;
+    size_t stack_gap; /* guard bytes below each stack, 0: none */
     struct cask__stack_pool *pools[4];
+    /* memory after a peak (loop.c trims when idle; task.c, ctx/stack.c give back) */
+    size_t idle_kept;    /* free stacks and task structs kept resident */
+    uint64_t trim_after; /* ns; CASK__NEVER: never trim */
+    uint64_t trim_at;    /* real-clock ns of the next trim */
+    size_t task_slots;   /* task structs in slabs */
+    size_t task_trim_seen; /* free structs at the last walk that found no empty slab */
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
@@ -251,7 +269,8 @@ struct cask_loop {
     struct cask__runnable *ts_head, *ts_tail;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    /* slots for higher layers (thread pool, resolver) to hang state on the loop */
+    /* slots for higher layers (thread pool, resolver) to hang state on the loop; the
+     * ext_close hooks run at loop close, after every task ended (CASK__EXT_* name them) */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
     /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
@@ -265,6 +284,10 @@ struct cask_loop {
     int in_poll;
     uint32_t jobs_out;
 };
+
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
+ * process pools (pool/process.c) */
+enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 
@@ -336,6 +359,7 @@ struct cask_task {
     uint64_t parent_id;
     uint64_t park_ns;
     char name[32];
+    void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
 
 /* The running task, or NULL (outside tasks, in callbacks). */
@@ -346,6 +370,11 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
 /* cask_join; shielded: a cancelled caller returns -ECANCELED at once and c runs on untouched
  * (asyncio.shield) instead of being cancelled and waited for. */
 int cask__join(cask_task *c, bool shielded);
+/* Gives back to the kernel the task slabs that are wholly free, beyond keep free structs;
+ * returns how many structs it gave back. */
+size_t cask__tasks_trim(cask_loop *l, size_t keep);
+/* True if cask__tasks_trim(l, keep) might give something back. */
+bool cask__tasks_trimmable(const cask_loop *l, size_t keep);
 /* Frees every task at loop close, reporting failures nobody read. */
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
@@ -388,6 +417,8 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
 void cask__diag_stop(cask_loop *l);
 void cask__diag_idle(cask_loop *l);
 void cask__diag_leftovers(cask_loop *l);
+/* Prints the running task's backtrace to f (fatal misuse reports); nothing outside tasks. */
+void cask__diag_fatal_backtrace(FILE *f);
 /* A readable name for a code address: "func+0x12 (file.c:42)" or "0x... (lib.so)".
  * Thread-safe; returns the length written. */
 size_t cask__symbolize(const void *pc, bool return_address, char *buf, size_t n);
@@ -415,6 +446,7 @@ enum {
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
+    CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);

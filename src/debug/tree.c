@@ -346,3 +346,31 @@ int cask_dump_tree(FILE *f, int flags)
     cask__on_big_stack(dump_big, &dp);
     return dp.rc;
 }
+
+struct fatal_args {
+    FILE *f;
+    void **pcs;
+    int n;
+};
+static void fatal_big(void *p)
+{
+    struct fatal_args *a = p;
+    char sym[200];
+    for (int i = 0; i < a->n; i++) {
+        cask__symbolize(a->pcs[i], true, sym, sizeof sym);
+        fprintf(a->f, "    %s %s\n", i ? "  " : "at", sym);
+    }
+}
+
+void cask__diag_fatal_backtrace(FILE *f)
+{
+    cask_task *t = cask__self();
+    if (!t || !t->stack.lo)
+        return;
+    void *pcs[CASK__BT_MAX];
+    struct fatal_args a = {f, pcs, cask__frames_from(__builtin_frame_address(0), NULL, t->stack.lo,
+                                                      t->stack.hi, pcs, CASK__BT_MAX)};
+    fprintf(f, "cask: in task %llu '%s':\n", (unsigned long long)t->id, cask_task_name(t));
+    cask__on_big_stack(fatal_big, &a);
+    fflush(f);
+}
