@@ -244,7 +244,7 @@ struct cask_loop {
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
-    int nwatch; /* fds with a parked waiter */
+    int nwatch; /* fds with a parked waiter, and file operations in flight on the ring */
     cask_handle *handle_free;
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
@@ -363,9 +363,17 @@ void cask__handles_close(cask_loop *l);
 void cask__handle_run(cask_loop *l, cask_handle *h);
 /* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
 int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
-/* fd readiness from the backend (io/fd.c). */
+/* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
+/* cask_wait_fd for self once the arguments were checked. */
+int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
+/* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
+void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
+ * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
+ * waits for it and gets fn's return value (the cancellation stays pending). */
+int cask__to_thread_wait(cask_fn fn, void *arg);
 /* Reports a failed task whose status nobody read. */
 void cask__report_unretrieved(const char *what, const char *name, int status);
 /* Scope timer/cancel plumbing (core/scope.c). */
