@@ -81,12 +81,24 @@ struct cask__stack {
     char *lo;
     char *hi;
 };
-int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, bool guard);
+/* gap: guard bytes below each slot (0: none), from cask__stack_gap. */
+int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap);
 void cask__stack_pool_free(struct cask__stack_pool *p);
 int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s);
 void cask__stack_put(struct cask__stack_pool *p, const struct cask__stack *s);
+/* Gives back to the kernel the pages of free slots beyond the keep warmest that nobody took
+ * since the previous trim; returns how many slots it gave back. */
+size_t cask__stack_pool_trim(struct cask__stack_pool *p, size_t keep);
+bool cask__stack_pool_trimmable(const struct cask__stack_pool *p, size_t keep);
 size_t cask__stack_pool_size(const struct cask__stack_pool *p);
 size_t cask__stack_pool_mapped(const struct cask__stack_pool *p);
+size_t cask__stack_pool_free_count(const struct cask__stack_pool *p);
+size_t cask__stack_pool_resident_free(const struct cask__stack_pool *p);
+size_t cask__stack_pool_trimmed(const struct cask__stack_pool *p);
+/* The guard gap for a requested size (0: the default, CASK__STACK_GAP_DEFAULT). */
+#define CASK__STACK_GAP_DEFAULT (256u * 1024)
+#define CASK__STACK_GAP_MAX (64u << 20)
+size_t cask__stack_gap(size_t asked);
 int cask__stack_guard_mode(void);
 /* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
 void cask__stack_install_overflow_handler(void);
@@ -239,8 +251,14 @@ struct cask_loop {
     struct cask_future *futures;    /* live futures, for the report at close */
     void *handle_slabs;
     size_t stack_size;
-    bool stack_guard;
+    size_t stack_gap; /* guard bytes below each stack, 0: none */
     struct cask__stack_pool *pools[4];
+    /* memory after a peak (loop.c trims when idle; task.c, ctx/stack.c give back) */
+    size_t idle_kept;    /* free stacks and task structs kept resident */
+    uint64_t trim_after; /* ns; CASK__NEVER: never trim */
+    uint64_t trim_at;    /* real-clock ns of the next trim */
+    size_t task_slots;   /* task structs in slabs */
+    size_t task_trim_seen; /* free structs at the last walk that found no empty slab */
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
@@ -249,14 +267,19 @@ struct cask_loop {
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
-    volatile int sigint_count;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    bool sigint_cancels_main;
-    /* slots for higher layers (thread pool, resolver) to hang state on the loop */
+    /* slots for higher layers (thread pool, resolver) to hang state on the loop; the
+     * ext_close hooks run at loop close, after every task ended (CASK__EXT_* name them) */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
+    /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
+    void *sig;
 };
+
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
+ * process pools (pool/process.c) */
+enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 
@@ -323,6 +346,7 @@ struct cask_task {
     void (*on_done)(cask_task *t); /* called when the task ends, before joiners wake */
     cask_task *group_next, *group_prev;
     char name[32];
+    void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
 
 /* The running task, or NULL (outside tasks, in callbacks). */
@@ -333,6 +357,11 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
 /* cask_join; shielded: a cancelled caller returns -ECANCELED at once and c runs on untouched
  * (asyncio.shield) instead of being cancelled and waited for. */
 int cask__join(cask_task *c, bool shielded);
+/* Gives back to the kernel the task slabs that are wholly free, beyond keep free structs;
+ * returns how many structs it gave back. */
+size_t cask__tasks_trim(cask_loop *l, size_t keep);
+/* True if cask__tasks_trim(l, keep) might give something back. */
+bool cask__tasks_trimmable(const cask_loop *l, size_t keep);
 /* Frees every task at loop close, reporting failures nobody read. */
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
@@ -363,6 +392,11 @@ void cask__handles_close(cask_loop *l);
 void cask__handle_run(cask_loop *l, cask_handle *h);
 /* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
 int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
+/* Signals (io/signal.c): counts arrived for this loop, handed to its receivers at the
+ * boundary; cask_run's signals that cancel the main task (mask: bit sig-1); the loop's end. */
+void cask__signals_drain(cask_loop *l);
+int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
+void cask__signals_close(cask_loop *l);
 /* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 /* cask_wait_fd for self once the arguments were checked. */
@@ -385,6 +419,7 @@ enum {
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
+    CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);

@@ -324,9 +324,8 @@ static void drain_wakeups(cask_loop *l)
         cask__ready_push(l, head);
         head = next;
     }
-    if (l->sigint_count > 0 && l->main_task && !cask_task_done(l->main_task) &&
-        l->main_task->ncancel == 0)
-        cask_cancel(l->main_task);
+    if (l->sig) /* process signals counted for this loop */
+        cask__signals_drain(l);
 }
 
 static void on_ready(cask_loop *l, int fd, int events)
@@ -387,6 +386,36 @@ struct cask__ctx *cask__next(cask_loop *l)
     return &l->sched;
 }
 
+/* ---- memory after a peak ---- */
+
+static bool trim_wanted(cask_loop *l)
+{
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        if (l->pools[i] && cask__stack_pool_trimmable(l->pools[i], l->idle_kept))
+            return true;
+    return cask__tasks_trimmable(l, l->idle_kept);
+}
+
+/* The loop is about to wait up to timeout ns: trims when the interval is over, and returns
+ * how long it may wait so that memory left to give back is given back in time. */
+static uint64_t idle_trim(cask_loop *l, uint64_t timeout)
+{
+    if (l->trim_after == CASK__NEVER || !trim_wanted(l))
+        return timeout;
+    uint64_t now = cask__clock_ns();
+    if (now >= l->trim_at) {
+        for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+            if (l->pools[i])
+                cask__stack_pool_trim(l->pools[i], l->idle_kept);
+        cask__tasks_trim(l, l->idle_kept);
+        l->trim_at = now + l->trim_after;
+        if (!trim_wanted(l))
+            return timeout;
+    }
+    uint64_t wait = (l->trim_at - now + 999999) / 1000000 * 1000000;
+    return wait < timeout ? wait : timeout;
+}
+
 static void run_once(cask_loop *l)
 {
     uint64_t timeout = 0;
@@ -409,6 +438,8 @@ static void run_once(cask_loop *l)
                 l->vnow = t->when;
             timeout = 0;
         }
+        if (timeout)
+            timeout = idle_trim(l, timeout);
     }
     if (!l->snap_head)
         boundary(l, timeout);
@@ -423,23 +454,6 @@ static void run_once(cask_loop *l)
 }
 
 /* ---- cask_run ---- */
-
-static struct sigaction old_sigint;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    cask_loop *l = cask__loop;
-    if (!l || l->sigint_count++ > 0) {
-        sigaction(SIGINT, &old_sigint, NULL);
-        raise(SIGINT);
-        return;
-    }
-    __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    ssize_t w = write(l->wake_fd, &one, sizeof one);
-    (void)w;
-}
 
 static int loop_open(cask_loop **out, const struct cask_config *cfg)
 {
@@ -467,10 +481,15 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!(cfg && cfg->stack_size))
         l->stack_size = 4 * CASK_STACK_DEFAULT;
 #endif
-    l->stack_guard = !(cfg && cfg->no_stack_guard);
+    l->stack_gap = cfg && cfg->no_stack_guard ? 0 : cask__stack_gap(cfg ? cfg->stack_guard_gap : 0);
+    l->idle_kept = cfg && cfg->idle_stacks_kept ? cfg->idle_stacks_kept : 64;
+    l->trim_after = 1000000000u;
+    if (cfg && cfg->idle_trim_after != 0)
+        l->trim_after = cfg->idle_trim_after > 0 ? cask__seconds_to_ns(cfg->idle_trim_after)
+                                                 : CASK__NEVER;
+    l->trim_at = cask__clock_ns() + (l->trim_after == CASK__NEVER ? 0 : l->trim_after);
     l->virtual_clock = cfg && cfg->virtual_clock;
     l->eager = cfg && cfg->eager_tasks;
-    l->sigint_cancels_main = cfg && cfg->sigint_cancels_main;
     l->vnow = cask__clock_ns();
     l->next_task_id = 1;
     cask__ctx_thread(&l->sched);
@@ -509,6 +528,7 @@ static void loop_close(cask_loop *l)
             cask__free(r);
         r = next;
     }
+    cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
             l->ext_close[i](l, l->ext[i]);
@@ -543,7 +563,13 @@ int cask_loop_stats(struct cask_loop_stats *out)
         if (l->pools[i])
             out->stacks_mapped += cask__stack_pool_mapped(l->pools[i]);
     out->stack_size = l->stack_size;
-    out->guard_mode = l->stack_guard ? cask__stack_guard_mode() : 0;
+    out->guard_mode = l->stack_gap ? cask__stack_guard_mode() : 0;
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        if (l->pools[i]) {
+            out->stacks_free += cask__stack_pool_free_count(l->pools[i]);
+            out->stacks_free_resident += cask__stack_pool_resident_free(l->pools[i]);
+        }
+    out->task_structs = l->task_slots;
     out->backend = cask__poll_name(l->poll);
     return 0;
 }
@@ -555,6 +581,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     if (cask__loop)
         return -EBUSY;
     if (!main || (cfg && cfg->stack_size && (cfg->stack_size < CASK_STACK_MIN || cfg->stack_size > CASK_STACK_MAX)))
+        return -EINVAL;
+    if (cfg && cfg->stack_guard_gap > CASK__STACK_GAP_MAX)
         return -EINVAL;
     cask_loop *l = NULL;
     int rc = loop_open(&l, cfg);
@@ -570,12 +598,20 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
         return rc;
     }
     l->main_task = m;
-    if (l->sigint_cancels_main) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_sigint);
+    uint64_t cancel_sigs = 0; /* bit sig-1: the signals that cancel main */
+    if (cfg && cfg->sigint_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGINT - 1);
+    if (cfg && cfg->sigterm_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGTERM - 1);
+    rc = cask__signals_cancel_main(l, cancel_sigs);
+    if (rc) {
+        cask_cancel(m); /* never started: ends without running */
+        while (l->all_head)
+            run_once(l);
+        m->flags |= CASK__TF_RETRIEVED;
+        loop_close(l);
+        cask__loop = NULL;
+        return rc;
     }
     while (!cask_task_done(m))
         run_once(l);
@@ -584,8 +620,6 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
         cask_cancel(t);
     while (l->all_head)
         run_once(l);
-    if (l->sigint_cancels_main)
-        sigaction(SIGINT, &old_sigint, NULL);
     int status = m->status;
     m->flags |= CASK__TF_RETRIEVED;
     loop_close(l);

@@ -461,8 +461,6 @@ int cask_dir_remove(const char *path)
     return path_op(CASK__OP_UNLINKAT, path, NULL, AT_REMOVEDIR, 0);
 }
 
-void cask_free(void *p) { cask__free(p); }
-
 /* ---- listing a directory (no ring operation exists for it: always a worker thread) ---- */
 
 struct listing {
