@@ -118,6 +118,9 @@ struct cask_config {
     bool eager_tasks;         /* every spawn starts the task at once (asyncio eager tasks) */
     bool sigint_cancels_main; /* SIGINT cancels the main task; a second SIGINT ends the process */
     bool no_stack_guard;      /* skip guard pages (saves one madvise per new stack) */
+    /* signals (see "Signals"): SIGTERM cancels the main task, as sigint_cancels_main does for
+     * SIGINT; with both, a second one of either ends the process */
+    bool sigterm_cancels_main;
     /* Tasks: memory after a peak and the guard gap. When the loop has nothing to run, free
      * stacks and task structs that nobody used for idle_trim_after seconds are given back to
      * the kernel (MADV_DONTNEED, munmap), except the idle_stacks_kept most recently used: a
@@ -128,18 +131,40 @@ struct cask_config {
     size_t stack_guard_gap;  /* guard bytes below every stack, rounded up to pages; 0: 256 KiB
                                 (a frame wider than this may jump over it: build with
                                 -fstack-clash-protection, which cask.pc's Cflags carry) */
+    /* diagnostics (see "Diagnostics"); all off when zero */
+    FILE *diag_out;         /* where the reports below go; NULL: stderr */
+    int dump_signal;        /* this signal (e.g. SIGUSR1) dumps the task tree at the next
+                             * iteration; 0: none */
+    double stall_threshold; /* seconds: a watchdog thread reports a task step or callback
+                             * running longer, live, with its backtrace; 0: off (0.1 is good) */
+    bool detect_deadlocks;  /* when nothing can ever run again: report the wait-for cycles and
+                             * the task tree, then cancel the main task */
+    bool report_leftovers;  /* report the tasks still alive when main returns */
+    /* files: the I/O backend, "epoll" or "io_uring"; NULL or "" picks the default: the
+     * environment variable CASK_BACKEND if set, else io_uring when the library was built with
+     * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
+     * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
+    const char *backend;
 };
 
 /*
- * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task ("main"),
- * then cancels every task still running and waits for them, reports failures nobody looked
- * at, closes the loop and returns main's status. Task handles become invalid when it returns.
+ * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task (id 1,
+ * named "Task-1" as asyncio names it), then cancels every task still running and waits for
+ * them, reports failures nobody looked at, closes the loop and returns main's status. Task handles become invalid when it returns.
  * Returns main's status, or:
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
- *            or cfg->stack_guard_gap is above 64 MiB.
+ *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
+ *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
+ *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
+ * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
+ * process cancels the main task at the loop's next iteration; a second one ends the process
+ * with that signal's default action, even while the loop is stuck. The previous dispositions
+ * come back when cask_run returns.
  */
 int cask_run(cask_fn main, void *arg);
 int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg);
@@ -159,6 +184,7 @@ struct cask_loop_stats {
     size_t stacks_free;   /* pooled stacks no task holds */
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
+    const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -378,6 +404,7 @@ typedef struct cask_scope {
     uint64_t timer_[4];
     uint32_t flags_;
     int32_t cancels_at_open_;
+    double when_; /* a deadline before the clock's zero or given relative and negative */
 } cask_scope;
 
 /* Opening: returns 0, or -EPERM (not in a task), -EINVAL (s NULL, seconds NaN, or s is one of
@@ -392,10 +419,12 @@ int cask_shield_open(cask_scope *s);
  * is not the calling task's innermost open scope (closed twice, closed out of order). */
 int cask_scope_close(cask_scope *s, int status);
 /* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
- * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
- * grow: the scope then has no deadline). */
+ * expired. Safe from any task or callback of the loop, not only the scope's own task (a reader
+ * task pushing back its connection's idle timeout, say). Returns 0, or -EINVAL (scope closed,
+ * when NaN), -ENOMEM (the timer heap could not grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
-/* timeout.when(): the absolute deadline, INFINITY if none. */
+/* timeout.when(): the absolute deadline, INFINITY if none. A deadline in the past is reported
+ * as given (cask_timeout_open(&sc, -11) gives cask_time() - 11 at the open), not as now. */
 double cask_scope_deadline(const cask_scope *s);
 /* timeout.expired(): true once the deadline passed (or the scope was cancelled). */
 bool cask_scope_expired(const cask_scope *s);
@@ -422,6 +451,102 @@ int cask_scope_cancel(cask_scope *s);
 CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
 /* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
 int cask_fd_forget(int fd);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * File operations that never block the loop. On the io_uring backend (see cask_config.backend
+ * and cask_loop_stats.backend) each call is a request on the loop's ring, submitted in one batch
+ * per loop iteration; elsewhere, and for the few calls the kernel's ring lacks (listing a
+ * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
+ * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
+ * to the ring or a thread only when the data is not cached; a task reading cached data yields
+ * to the loop after each 1 MiB, so the loop never stalls on it.
+ * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
+ * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
+ * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN
+ * (no worker thread could be started), and -ECANCELED.
+ *
+ * Cancellation (every call below is a cancellation point): -ECANCELED means the call had no
+ * effect. A call cancelled while its operation is already running (in the kernel or on a
+ * thread) asks it to stop (io_uring's async cancel; a queued thread job is dropped) and waits
+ * for it, so no buffer is touched after the call returns. If the operation had already taken
+ * effect, the call returns its normal result and the cancellation is delivered by the task's
+ * next cancellation point: a cancelled read or write returns the bytes it transferred (> 0),
+ * and the file position (for the calls at the position) has moved by exactly that count; a
+ * -ECANCELED read or write transferred nothing and left the position where it was. An open
+ * that completes after the cancel closes its fd and returns -ECANCELED. Directory and
+ * rename/unlink calls that completed return 0.
+ */
+struct stat;
+struct iovec;
+
+/* Opens path (open(2) flags and mode; O_CLOEXEC is added). Returns the fd (>= 0), or -EINVAL
+ * (path NULL), -ENOENT, -EACCES, -EISDIR, -EEXIST, -ENOTDIR, -EMFILE, ... */
+CASK_MUST_CHECK int cask_file_open(const char *path, int flags, unsigned mode);
+/* Closes fd (dropping any loop registration of it first). Not a cancellation point: the fd is
+ * closed whatever happens. Returns 0, -EBADF, -EIO (a deferred write error), or -EPERM. */
+int cask_file_close(int fd);
+/* read(2)/write(2) at the file position, which moves by the count. A read returns fewer bytes
+ * than asked only at end of file (0 there); a write writes all n unless an error stops it
+ * part-way (then the count so far), e.g. -EFBIG, -ENOSPC. n is capped at 0x7ffff000 (Linux's
+ * limit per call). -EINVAL: buf NULL with n > 0. -EBADF: fd not open (for reading/writing). */
+CASK_MUST_CHECK ssize_t cask_file_read(int fd, void *buf, size_t n);
+CASK_MUST_CHECK ssize_t cask_file_write(int fd, const void *buf, size_t n);
+/* The same at offset off (>= 0, else -EINVAL); the file position is not used or moved. */
+CASK_MUST_CHECK ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off);
+/* readv(2)/writev(2) at off, or at the file position when off is -1 (then it moves). Returns
+ * the count, which may be short for a read only at end of file. -EINVAL: iovcnt < 1 or
+ * > 1024, iov NULL, off < -1. */
+CASK_MUST_CHECK ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+/* fsync(2), fdatasync(2). 0 or -EBADF, -EIO, -EINVAL (fd does not support syncing). */
+int cask_file_fsync(int fd);
+int cask_file_fdatasync(int fd);
+/* fallocate(2) with its mode (0: allocate and extend). 0, or -EINVAL (off < 0, len <= 0),
+ * -EOPNOTSUPP, -ENOSPC, -EFBIG, -EBADF. */
+int cask_file_fallocate(int fd, int mode, int64_t off, int64_t len);
+/* ftruncate(2). 0, or -EINVAL (len < 0, fd not open for writing), -EFBIG, -EBADF. */
+int cask_file_truncate(int fd, int64_t len);
+/* stat(2) (following symlinks) and fstat(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES,
+ * -ENOTDIR, -EBADF. */
+int cask_file_stat(const char *path, struct stat *st);
+int cask_file_fstat(int fd, struct stat *st);
+/* rename(2), unlink(2), mkdir(2), rmdir(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES, -EISDIR,
+ * -ENOTDIR, -EEXIST, -ENOTEMPTY, -EXDEV, -EBUSY, ... */
+int cask_file_rename(const char *from, const char *to);
+int cask_file_unlink(const char *path);
+int cask_dir_make(const char *path, unsigned mode);
+int cask_dir_remove(const char *path);
+/* Lists a directory (without "." and ".."), sorted by name: *names gets an array of *count
+ * malloc'd strings, freed with cask_dir_list_free. 0, or -EINVAL (NULL), -ENOENT, -ENOTDIR,
+ * -EACCES, -ENOMEM; on error *names is NULL and *count 0. */
+int cask_dir_list(const char *path, char ***names, size_t *count);
+void cask_dir_list_free(char **names, size_t count);
+/* Reads a whole file into *data (malloc'd by the loop's allocator and NUL-terminated, free
+ * with cask_free), its length in *len. 0, or the errors of open/read, -EINVAL (NULL), -EFBIG
+ * (larger than SIZE_MAX/2), -ENOMEM; on error *data is NULL. -ECANCELED: nothing kept. */
+int cask_file_read_all(const char *path, char **data, size_t *len);
+/* Replaces path's contents atomically: writes a temporary file next to it (path + ".XXXXXX"),
+ * fsyncs it, renames it over path and fsyncs the directory, so a crash leaves the old or the
+ * new contents, never a mix. mode: the new file's permissions. 0, or the errors of
+ * open/write/fsync/rename, -EINVAL (NULL). On any error, including -ECANCELED before the
+ * rename, the temporary file is removed and path is untouched. Cancellation after the rename
+ * (during the directory fsync) returns -ECANCELED with the new contents in place, maybe not yet
+ * durable. */
+int cask_file_replace(const char *path, const void *data, size_t len, unsigned mode);
+/* Sends count bytes of file fd, from offset off, to the socket sock with sendfile(2) (no copy
+ * through user space; fd's position is not used or moved). Waits while the socket's buffer is
+ * full, and never blocks the loop on the disk: a chunk whose pages are not all cached is sent
+ * by a worker thread. Returns the count sent: count, fewer if the file ended first, or if an
+ * error or a cancellation came after some bytes were sent (the next call reports it). Errors
+ * when nothing was sent: -EPERM (not in a task), -EINVAL (off < 0, or fd cannot be sendfile's
+ * source), -EBADF, -EPIPE, -ECONNRESET, -EBUSY (another task waits to write on sock), -ENOMEM,
+ * -EAGAIN (no worker thread), -ECANCELED. SIGPIPE is ignored from the first call on. */
+CASK_MUST_CHECK ssize_t cask_sendfile(int sock, int fd, int64_t off, size_t count);
 
 /* == sections below are filled by the structured-concurrency, sync and io modules == */
 
@@ -575,7 +700,8 @@ CASK_MUST_CHECK int cask_wait(cask_task *const *tasks, size_t n, int mode, doubl
  *     while ((rc = cask_as_completed_next(it, &t)) > 0)
  *         use(t);                       // ended: cask_task_status(t, &st) does not block
  *     cask_as_completed_free(it);
- * Tasks already ended when it is made come first, in argument order. The tasks must stay
+ * Tasks already ended when it is made come first, in argument order. A task given more than
+ * once is given out once (asyncio takes a set). The tasks must stay
  * valid (handles held) until the iterator is freed. timeout is seconds from _new for the
  * whole iteration (INFINITY: none).
  * _new returns 0, or -ENOMEM, -EINVAL (out NULL, tasks NULL with n > 0, a NULL task, timeout
@@ -629,7 +755,7 @@ CASK_MUST_CHECK int cask_shield_join(cask_task *t);
  *     is unchanged: a cancelled acquire holds nothing, a cancelled get takes no item, a
  *     cancelled put inserts nothing. A waiter that was granted the lock (unit, notification,
  *     item) and is cancelled before it runs passes the grant on to the next waiter: no wakeup
- *     is lost. (A queue put that was completed for its waiting task returns 0: see queues.)
+ *     is lost.
  *   - Waiting allocates nothing: waiter nodes live on the waiting task's stack.
  * The structs below are embeddable (also as static variables, with the _INIT initializers);
  * their fields are private. An object must not be moved or copied (or initialized again) while
@@ -749,12 +875,13 @@ typedef struct cask_sem {
     struct {
         void *head, *tail;
     } waiters_;
-    int64_t value_;
-    int64_t bound_; /* < 0: not bounded */
+    int64_t value_;   /* free units */
+    int64_t bound_;   /* < 0: not bounded */
+    int64_t granted_; /* units handed to waiters that have not run yet */
 } cask_sem;
 /* clang-format off */
-#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1}
-#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value)}
+#define CASK_SEM_INIT(value) {{NULL, NULL}, (value), -1, 0}
+#define CASK_BOUNDED_SEM_INIT(value) {{NULL, NULL}, (value), (value), 0}
 /* clang-format on */
 
 /* Initializes a semaphore with value units. Returns 0, or -EINVAL (value < 0). */
@@ -767,15 +894,18 @@ int cask_bounded_sem_init(cask_sem *s, int64_t value);
  * and no unit is free).
  */
 CASK_MUST_CHECK int cask_sem_acquire(cask_sem *s);
-/* Takes a unit if one is free and nobody waits. Returns 0, or -EAGAIN. */
+/* Takes a unit if one is free and nobody waits (nor was handed a unit and has not run yet).
+ * Returns 0, or -EAGAIN. */
 int cask_sem_try_acquire(cask_sem *s);
 /* sem.release(): hands a unit to the first waiter, or adds one. Returns 0, or -EINVAL for a
  * bounded semaphore already at its initial value (asyncio's ValueError), -EOVERFLOW if the
  * value is INT64_MAX. */
 int cask_sem_release(cask_sem *s);
-/* sem.locked(): true if an acquire would wait. */
+/* sem.locked(): true if an acquire would wait: no unit is free, or tasks wait, or a task was
+ * handed a unit and has not run yet (asyncio 3.13: a later acquirer queues behind it, and the
+ * first of them to run hands the free units on to the tasks queued behind). */
 bool cask_sem_locked(const cask_sem *s);
-/* The number of free units. */
+/* The number of free units (units handed to waiters that have not run yet are not counted). */
 int64_t cask_sem_value(const cask_sem *s);
 
 /* asyncio.Barrier: `static cask_barrier b = CASK_BARRIER_INIT(3);` or cask_barrier_init. */
@@ -821,13 +951,13 @@ unsigned cask_barrier_parties(const cask_barrier *b);
 /*
  * asyncio.Queue, LifoQueue and PriorityQueue of `void *` items, on the heap. FIFO and LIFO
  * are a ring buffer; the priority queue is a binary heap ordered by cmp (items that compare
- * equal come out in the order they were put). Waiting putters and getters are served FIFO,
- * with direct hand-over as Go's channels: a put gives its item straight to the first waiting
- * getter, and a get that frees a slot moves the first waiting putter's item into the queue,
- * completing that put. So a put whose item was moved in returns 0 even if its task is
- * cancelled before it resumes (the put is done; the next blocking call sees the
- * cancellation), while a get handed an item and cancelled before it resumes gives the item
- * back (to the next getter, else to the front of the queue) and returns -ECANCELED.
+ * equal come out in the order they were put). Waiting putters and getters are served FIFO: a
+ * put gives its item straight to the first waiting getter, and a get that frees a slot
+ * reserves it for the first waiting putter, which puts its item when it runs (no other put
+ * can take the slot meanwhile: full() stays true). Either side cancelled before it resumes
+ * does nothing and returns -ECANCELED: a getter handed an item gives it back (to the next
+ * getter, else to the front of the queue), a putter granted a slot passes it on to the next
+ * putter.
  * A NULL queue is refused by every function: -EINVAL from those returning an int, no-op for
  * shutdown, and 0 / true (empty) / false (full) from the queries.
  */
@@ -852,8 +982,8 @@ CASK_MUST_CHECK int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_q
  * (join the tasks that use it first). */
 void cask_queue_free(cask_queue *q);
 /*
- * await queue.put(item): waits (FIFO) while the queue is full, then adds item (or hands it to
- * a waiting getter). Returns 0, or:
+ * await queue.put(item): waits (FIFO) while the queue is full (or its free slots are reserved
+ * for earlier putters), then adds item (or hands it to a waiting getter). Returns 0, or:
  *   -ESHUTDOWN  the queue is shut down (also if that happens while waiting); item not added;
  *   -ECANCELED  cancelled while waiting; item not added;
  *   -ENOMEM     the queue could not grow; item not added;
@@ -867,9 +997,8 @@ int cask_queue_put_nowait(cask_queue *q, void *item);
  * (if item is not NULL). Returns 0, or:
  *   -ESHUTDOWN  shut down and empty (at once after an immediate shutdown);
  *   -ECANCELED  cancelled while waiting; no item was taken (none is lost: an item handed to
- *               this task goes to the next getter or back to the front of the queue; only if
- *               that is impossible, after an immediate shutdown or without memory to put it
- *               back, does the get keep it and return 0);
+ *               this task goes to the next getter or back to the front of the queue, or,
+ *               after an immediate shutdown, is dropped with the others, counted as done);
  *   -EPERM      not called from a task (and the get would wait).
  */
 CASK_MUST_CHECK int cask_queue_get(cask_queue *q, void **item);
@@ -889,12 +1018,112 @@ CASK_MUST_CHECK int cask_queue_join(cask_queue *q);
  * join) and gets fail at once. Calling it again is allowed (immediate then drops the rest).
  */
 void cask_queue_shutdown(cask_queue *q, bool immediate);
-/* qsize(), empty(), full() (qsize() >= maxsize for a bounded queue: a put would wait), and
- * maxsize. Items handed straight to a getter are not counted. */
+/* qsize(), empty(), full() (for a bounded queue, a put would wait: qsize() plus the slots
+ * reserved for woken putters reach maxsize), and maxsize. Items handed straight to a getter
+ * are not counted. */
 size_t cask_queue_qsize(const cask_queue *q);
 bool cask_queue_empty(const cask_queue *q);
 bool cask_queue_full(const cask_queue *q);
 size_t cask_queue_maxsize(const cask_queue *q);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signals                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * loop.add_signal_handler, Go's signal.Notify. A receiver catches a set of process signals
+ * for the loop of the calling thread, from the moment it is opened until it is closed. Every
+ * arrival is counted: a task takes them one by one with cask_signal_wait (none is lost between
+ * two waits), or a callback runs on the loop once per arrival, never inside the signal handler.
+ * Every receiver sees every signal of its set: several receivers on one loop, and receivers on
+ * loops in other threads, each get their own count. Arrivals are counted when the process-wide
+ * handler runs: a standard signal sent again while the kernel still holds it pending (before
+ * any thread ran the handler) is merged by the kernel into one; real-time signals queue.
+ * While any receiver (or cask_run option) of the process listens to a signal, cask's handler
+ * owns its disposition; when the last one closes, the disposition from before comes back.
+ * Threads that cask starts block every signal, so the handler runs on a thread of the
+ * program. Signal numbers that cannot be received: SIGKILL, SIGSTOP, the synchronous faults
+ * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, and glibc's internal 32 and 33.
+ * A receiver belongs to its loop and thread; it is closed at the latest when the loop ends.
+ */
+typedef struct cask_signal cask_signal;
+typedef void (*cask_signal_cb)(int signo, void *arg);
+
+/*
+ * Opens a receiver of the n signals in sigs, for cask_signal_wait / cask_signal_poll.
+ * Returns 0 and *out, or -EPERM (no loop on this thread), -EINVAL (out or sigs NULL, n 0, a
+ * signal that cannot be received), -ENOMEM, -EAGAIN (256 loops already use signals). On
+ * failure *out is NULL (when out is not) and no disposition changed.
+ */
+CASK_MUST_CHECK int cask_signal_open(cask_signal **out, const int *sigs, size_t n);
+/*
+ * Opens a receiver that runs cb(signo, arg) on the loop, as a loop callback, once per arrival
+ * of one of the n signals in sigs, until it is closed (cb may close it). Errors as
+ * cask_signal_open, and -EINVAL when cb is NULL.
+ */
+CASK_MUST_CHECK int cask_signal_on(cask_signal **out, const int *sigs, size_t n,
+                                   cask_signal_cb cb, void *arg);
+/*
+ * Waits for the next arrival of a signal of the receiver's set and returns its number (one
+ * arrival is taken; with several signals pending, the lowest number comes first). Several
+ * tasks may wait on one receiver: each arrival goes to one of them.
+ * Returns the signal number, or -ECANCELED (nothing taken), -EPERM (not in a task), -EINVAL (r
+ * NULL, closed, of another loop, or a callback receiver).
+ */
+CASK_MUST_CHECK int cask_signal_wait(cask_signal *r);
+/* Takes one pending arrival without waiting. Returns the signal number, or -EAGAIN (none
+ * pending), -EPERM (no loop on this thread), -EINVAL as cask_signal_wait. */
+int cask_signal_poll(cask_signal *r);
+/*
+ * Closes the receiver: its pending arrivals are dropped and, if it was the last listener of a
+ * signal in the process, that signal's previous disposition is restored. NULL is a no-op.
+ * Returns 0, or -EBUSY (tasks are waiting on it; nothing changed), -EINVAL (r closed already,
+ * or of another loop).
+ */
+int cask_signal_close(cask_signal *r);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Diagnostics                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * What every task of the loop is doing, for people and for tools: `python -m asyncio pstree`
+ * with backtraces. Each task comes with its id, name, state, parent (the task that spawned
+ * it), where it was spawned (file:line of the spawn call), what it waits on in words ("lock
+ * 0x... held by task 3 'writer'", "join task 9 'fetch'", "sleep, 1.25 s left", "fd 12 read",
+ * "queue get, 3 waiting"), for how long (when cask_run's config turned a diagnostic on), and
+ * its backtrace: a walk of the parked task's own stack by frame pointers (cask is built with
+ * them; build your code with -fno-omit-frame-pointer too), symbolized to function and
+ * file:line with libdw when the library was built with it, else to exported function names
+ * (dladdr: link programs with -rdynamic). See docs/diagnostics.md and cask_config's
+ * diagnostics fields (dump signal, stall watchdog, deadlock detection, leftover tasks).
+ */
+enum {
+    CASK_DUMP_JSON = 1,         /* one JSON object instead of the indented text tree */
+    CASK_DUMP_NO_BACKTRACE = 2, /* leave out the backtraces (cheaper: no symbolization) */
+};
+/* Writes the task tree of this thread's loop to f. Returns the number of live tasks, or
+ * -EPERM (no loop on this thread), -EINVAL (f NULL, unknown flags). */
+int cask_dump_tree(FILE *f, int flags);
+/*
+ * The wait-for graph of this loop (task -> lock owner, joined or gathered task, group
+ * children, future or event waited on) and its cycles: each cycle is a deadlock, written to f
+ * (if not NULL) as "task 3 'a' waits for lock 0x... held by task 4 'b'; task 4 'b' joins
+ * task 3 'a'". With CASK_DUMP_JSON, one JSON object with every edge and every cycle.
+ * Returns the number of cycles found, or -EPERM (no loop), -EINVAL (unknown flags), -ENOMEM.
+ */
+int cask_find_deadlocks(FILE *f, int flags);
+/*
+ * Stores up to max return addresses of task t's stack in pcs, innermost first: where a
+ * parked (or ready, or running: the caller itself) task is. A task that has not run yet has
+ * none. Returns how many were stored, or -EINVAL (t NULL or ended, pcs NULL with max > 0),
+ * -EPERM (t belongs to another thread's loop).
+ */
+int cask_task_backtrace(const cask_task *t, void **pcs, int max);
+/* Writes a readable name for the code address pc into buf (at most n bytes, NUL-terminated):
+ * "function (file.c:42)" with libdw, "function+0x1c (module)" with dladdr, the address
+ * otherwise. Returns the length written. */
+size_t cask_symbolize(const void *pc, char *buf, size_t n);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */
@@ -1059,7 +1288,11 @@ struct cask_stream_opts {
 CASK_MUST_CHECK int cask_open_connection(cask_stream **out, const char *host, uint16_t port);
 CASK_MUST_CHECK int cask_open_unix_connection(cask_stream **out, const char *path);
 /* Makes a stream over fd, which it owns from now on (unless opts->borrow) and sets
- * non-blocking. Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
+ * non-blocking. Over a regular file or a block device, reads and writes go through the file
+ * calls (section "Files": io_uring or worker threads, at the file position) and never block the
+ * loop; sockets, pipes, FIFOs, ttys and character devices wait for readiness. stdin and stdout
+ * work either way (cask_stream_open(&in, 0, &(struct cask_stream_opts){.borrow = true})).
+ * Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
 CASK_MUST_CHECK int cask_stream_open(cask_stream **out, int fd,
                                      const struct cask_stream_opts *opts);
 /* The stream's fd (-1 once closed). */
@@ -1145,8 +1378,9 @@ struct cask_server_opts {
 
 /*
  * Starts serving on host:port (as cask_tcp_listen) or on a Unix socket path; accepting runs in
- * a task of its own. Returns 0 with *out set, or the errors of cask_tcp_listen /
- * cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
+ * a task of its own. Every accepted TCP connection gets TCP_NODELAY (as asyncio does: small
+ * writes go out at once, not after Nagle's delay). Returns 0 with *out set, or the errors of
+ * cask_tcp_listen / cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
  */
 CASK_MUST_CHECK int cask_start_server(cask_server **out, const char *host, uint16_t port,
                                       cask_conn_fn handler, void *arg,
@@ -1174,6 +1408,258 @@ CASK_MUST_CHECK int cask_server_wait(cask_server *srv);
  * in a task; nothing done). NULL is a no-op returning 0.
  */
 int cask_server_close(cask_server *srv, double grace);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Processes                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Child processes: asyncio's create_subprocess_exec / create_subprocess_shell, Go's os/exec.
+ *
+ *     const char *argv[] = {"grep", "-c", "x", NULL};
+ *     struct cask_process_opts o = {.in = {CASK_STDIO_PIPE}, .out = {CASK_STDIO_PIPE}};
+ *     cask_process *p;
+ *     int rc = cask_process_spawn(&p, argv, &o);
+ *     struct cask_communicate c = {.input = "x\ny\nx\n", .input_len = 6};
+ *     if (rc == 0) rc = cask_process_communicate(p, &c);   // c.out = "2\n", c.status
+ *     cask_communicate_free(&c);
+ *     cask_process_free(p);
+ *
+ * How a child is started: vfork (the parent's memory is never copied, however large), then in
+ * the child: signal dispositions reset to the defaults (SIGPIPE too, which cask ignores in the
+ * parent) and the signal mask emptied, a new session or process group if asked, the working
+ * directory, the standard streams and passed fds set up, every other fd closed, and exec. An
+ * exec failure is reported back to the start call through a close-on-exec pipe. The loop learns
+ * that a child ended through a pidfd (Linux 5.3); where pidfd_open is missing it uses a small
+ * thread per child blocked in waitid. cask installs no SIGCHLD handler; an application whose
+ * own SIGCHLD handler reaps every child (waitpid(-1)) takes the exit status away: such a child
+ * then reads as exited with code 255 (not told apart from a real 255).
+ * A handle belongs to the loop that made it and is used from that loop's tasks.
+ */
+typedef struct cask_process cask_process;
+
+/* What a child's stdin, stdout or stderr is. */
+enum cask_stdio_kind {
+    CASK_STDIO_INHERIT = 0, /* the parent's own (the default) */
+    CASK_STDIO_PIPE,        /* a pipe to the parent, read or written as a cask_stream */
+    CASK_STDIO_DEVNULL,     /* /dev/null (a child reading it gets EOF at once) */
+    CASK_STDIO_FD,          /* the given fd (dup'ed; the caller keeps it) */
+    CASK_STDIO_STDOUT,      /* stderr only: the same as stdout (asyncio.subprocess.STDOUT) */
+};
+struct cask_stdio {
+    enum cask_stdio_kind kind;
+    int fd; /* CASK_STDIO_FD */
+};
+
+/* What cancellation (and freeing a handle) does to a running child. With new_session or
+ * new_pgroup the signals go to the child's whole process group, and once the child has ended
+ * (or got SIGKILL) what is left of the group gets SIGKILL, so nothing of it outlives the stop. */
+enum cask_proc_cancel {
+    CASK_PROC_TERMINATE = 0, /* kill_signal, up to kill_grace seconds, then SIGKILL (trio) */
+    CASK_PROC_KILL,          /* SIGKILL at once (Go's exec.CommandContext) */
+    CASK_PROC_LEAVE,         /* leave it running (asyncio): see cask_process_wait */
+};
+
+struct cask_process_opts {
+    struct cask_stdio in, out, err; /* zeroed: inherited */
+    const char *cwd;                /* working directory; NULL: the parent's */
+    /* The environment: env replaces the parent's (NULL: the parent's environ, read at the
+     * start call); env_add entries ("NAME=value") are added to it, replacing those of the same
+     * name. Both NULL-terminated. The program is searched in the parent's PATH (as Go). */
+    char *const *env;
+    char *const *env_add;
+    bool new_session; /* setsid(): a new session and process group (no controlling tty) */
+    bool new_pgroup;  /* setpgid(0, 0): a new process group */
+    /* Extra fds passed to the child: pass_fds[i] becomes fd 3 + i there (Go's ExtraFiles).
+     * Every other fd of the parent is closed in the child. */
+    const int *pass_fds;
+    size_t npass_fds;
+    enum cask_proc_cancel on_cancel;
+    int kill_signal;   /* CASK_PROC_TERMINATE's first signal; 0: SIGTERM */
+    double kill_grace; /* seconds before SIGKILL; 0: 5 s (trio's default) */
+    /* Go's Cmd.WaitDelay: once the child has exited, communicate drains its pipes for at most
+     * this long, then closes them, so a grandchild that keeps a pipe open (`sh -c 'sleep 30 &'`)
+     * cannot make it hang. 0: 2 s; INFINITY: until EOF. */
+    double wait_delay;
+    size_t stream_limit; /* limit of the pipe streams (readline); 0: 64 KiB */
+};
+
+/*
+ * create_subprocess_exec: starts argv[0] (searched in PATH unless it holds a '/') with the
+ * arguments argv (NULL-terminated), as opts says (NULL: everything inherited). Must be called
+ * on a loop's thread (from a task or a callback); it does not suspend.
+ * Returns 0 with *out set, or:
+ *   -ENOENT   no such program (or cwd does not exist); -EACCES: not executable (or cwd not
+ *             searchable); -ENOEXEC, -E2BIG, ...: whatever else exec reported. No child is
+ *             left and no fd leaks.
+ *   -EMFILE / -ENFILE  out of fds; -EAGAIN: out of processes (RLIMIT_NPROC); -ENOMEM.
+ *   -EINVAL   out or argv NULL, argv empty, a bad stdio kind (CASK_STDIO_STDOUT anywhere but
+ *             err, CASK_STDIO_FD with fd < 0), both new_session and new_pgroup, a negative
+ *             kill_grace or wait_delay or a bad on_cancel;
+ *   -EBADF    a CASK_STDIO_FD fd or a pass_fds entry is not open;
+ *   -EPERM    no loop on this thread.
+ */
+CASK_MUST_CHECK int cask_process_spawn(cask_process **out, const char *const *argv,
+                                       const struct cask_process_opts *opts);
+/* create_subprocess_shell: /bin/sh -c cmd. Errors as cask_process_spawn (a command the shell
+ * cannot find is the shell's exit code 127, not -ENOENT). */
+CASK_MUST_CHECK int cask_process_shell(cask_process **out, const char *cmd,
+                                       const struct cask_process_opts *opts);
+
+/* The child's pid (its process group id too, with new_session or new_pgroup). */
+pid_t cask_process_pid(const cask_process *p);
+/* The pipes as streams (owned by the process handle; NULL where the stdio kind is not
+ * CASK_STDIO_PIPE). Close stdin with cask_stream_close to send EOF; never free them. */
+cask_stream *cask_process_stdin(cask_process *p);
+cask_stream *cask_process_stdout(cask_process *p);
+cask_stream *cask_process_stderr(cask_process *p);
+
+/* How a child ended: an exit code, or the signal that killed it (told apart). */
+struct cask_exit {
+    int code;         /* exit code 0..255, or -1 when a signal ended it */
+    int signal;       /* the signal that ended it, 0 when it exited */
+    bool core_dumped; /* it dumped core */
+};
+
+/*
+ * process.wait(): waits until the child has ended, reaps it and stores how it ended in *st (if
+ * not NULL); at once if it has already ended. Any number of tasks may wait. It does not read
+ * the pipes: a child blocked writing to a full pipe nobody reads never ends (use
+ * cask_process_communicate). If the calling task is cancelled, the child is stopped first as
+ * opts.on_cancel says (signal, grace, SIGKILL, the whole process group when it has one) and
+ * reaped, shielded from further cancellation, then -ECANCELED is returned; with
+ * CASK_PROC_LEAVE it returns at once and the child runs on (wait again later).
+ * Returns 0, or -ECANCELED, -EPERM (not in a task), -EINVAL (p NULL).
+ */
+CASK_MUST_CHECK int cask_process_wait(cask_process *p, struct cask_exit *st);
+/* process.returncode: 0 with *st set if the child has ended (reaping it if needed), -EAGAIN if
+ * it is still running, -EINVAL (p or st NULL). Never waits. */
+int cask_process_status(cask_process *p, struct cask_exit *st);
+
+/*
+ * process.communicate(input): writes input to stdin and closes it, while reading stdout and
+ * stderr (those that are pipes) to their end, all at once (no pipe deadlock), then waits for
+ * the child. A child that stops reading stdin is no error (-EPIPE is ignored: its output is
+ * still collected). Output buffers are allocated (with cask's allocator), NUL-terminated for
+ * convenience, and given back with cask_communicate_free (also after a failure).
+ */
+struct cask_communicate {
+    const void *input; /* written to stdin (if a pipe), then stdin is closed; may be NULL */
+    size_t input_len;
+    size_t limit;       /* most bytes kept from stdout and from stderr each; 0: 64 MiB */
+    char *out;          /* out: stdout's bytes (NULL if none were read) */
+    size_t out_len;
+    char *err;          /* out: stderr's bytes */
+    size_t err_len;
+    struct cask_exit status; /* out: how the child ended */
+};
+/*
+ * Returns 0 (status filled), or:
+ *   -EMSGSIZE   stdout or stderr passed limit: the child was stopped (on_cancel's way, and
+ *               reaped; with CASK_PROC_LEAVE it runs on), out/err hold the first bytes;
+ *   -ECANCELED  the task was cancelled: the child was stopped and reaped as in
+ *               cask_process_wait; out/err hold what was read;
+ *   -ENOMEM, the pipes' read errors, -EBUSY (another task is reading or writing one of the
+ *   pipes), -EPERM (not in a task), -EINVAL (p or c NULL).
+ * After the child has exited, the pipes are drained for at most opts.wait_delay, then closed.
+ */
+CASK_MUST_CHECK int cask_process_communicate(cask_process *p, struct cask_communicate *c);
+/* Frees c->out and c->err and sets them to NULL. */
+void cask_communicate_free(struct cask_communicate *c);
+
+/*
+ * send_signal(sig) to the child (sig 0 checks that it can be signalled); terminate() is
+ * SIGTERM, kill() SIGKILL. The child alone, not its process group (kill(-pid) for that).
+ * Returns 0, or -ESRCH (the child has already been reaped), -EINVAL (p NULL, bad sig), -EPERM.
+ */
+int cask_process_signal(cask_process *p, int sig);
+int cask_process_terminate(cask_process *p);
+int cask_process_kill(cask_process *p);
+
+/*
+ * Gives back the handle and closes its pipes. A child still running is stopped as
+ * opts.on_cancel says and reaped in the background (a task of the loop waits out the grace and
+ * sends SIGKILL), or at the latest when cask_run ends, so no zombie is left; with
+ * CASK_PROC_LEAVE it runs on, detached, and a small thread reaps it when it ends. Children
+ * whose handles are still held when cask_run ends are treated the same way (their handles are
+ * freed). Must not be called while a task waits on p. NULL is a no-op.
+ */
+void cask_process_free(cask_process *p);
+
+/* Frees memory that cask allocated for the caller (a process-pool job's output). */
+void cask_free(void *ptr);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Process pool                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * concurrent.futures.ProcessPoolExecutor: worker processes for CPU-heavy functions, so that
+ * several cores work at once while the loop goes on.
+ *
+ * A worker is a fork of the program made when the pool is created (or when a worker is
+ * replaced): a copy of its memory at that moment, without the loops, tasks and threads. A job
+ * names a function of the program and an input byte buffer; the worker runs it and sends back
+ * an output byte buffer and the function's status. What a worker may touch: its copy of the
+ * program's memory (globals set before the pool was made, read-only data), malloc, files it
+ * opens itself, stdout/stderr (fflushed after each job). Not: any cask function, locks that
+ * other threads may have held at the fork, fds other than 0-2 (every other fd is closed in
+ * the worker), anything shared with the parent by pointer (the copy does not see later
+ * changes). Input and output travel through pipes with a length prefix, so they may be of any
+ * size (larger than a pipe buffer: the parent writes and reads them without blocking the loop).
+ * Workers ignore SIGINT (Ctrl-C is the parent's to handle) and are killed with the parent.
+ */
+typedef struct cask_procpool cask_procpool;
+
+/*
+ * A job's function, run in a worker: reads in_len bytes at in, may set *out to a buffer from
+ * malloc (the worker frees it after sending) of *out_len bytes, and returns a status (>= 0,
+ * or a failure code, best at or below CASK_EUSER to stay apart from the pool's own errors).
+ */
+typedef int (*cask_work_fn)(const void *in, size_t in_len, void **out, size_t *out_len);
+
+struct cask_job {
+    cask_work_fn fn;
+    const void *in;
+    size_t in_len;
+    void *out;       /* out: the output bytes (NULL if none), freed with cask_free */
+    size_t out_len;  /* out */
+    struct cask_exit crash; /* out, when -ECHILD: how the worker ended */
+};
+
+/*
+ * Makes a pool of workers processes (0: the number of CPUs), forked now from the calling
+ * thread, which must run a loop. Returns 0, or -EAGAIN (fork failed: out of processes),
+ * -EMFILE/-ENFILE, -ENOMEM, -EINVAL (out NULL, workers above 1024), -EPERM (no loop).
+ */
+CASK_MUST_CHECK int cask_procpool_new(cask_procpool **out, unsigned workers);
+/* The number of workers. */
+unsigned cask_procpool_size(const cask_procpool *pool);
+
+/*
+ * loop.run_in_executor(pool, fn, input): runs job->fn on job->in in a free worker (waiting
+ * for one, FIFO, while all are busy) and returns its status, with job->out/out_len set.
+ * Returns fn's status, or:
+ *   -ECHILD     the worker died while running the job (a crash: SIGSEGV, abort, exit): how it
+ *               ended is in job->crash; the worker is replaced;
+ *   -ECANCELED  the task was cancelled: a job still waiting for a worker never runs; a
+ *               running one is stopped (its worker is killed and replaced), never left running;
+ *   -ESHUTDOWN  the pool is closing (cask_procpool_close), or closed with cancel while the
+ *               job waited or ran;
+ *   -ENOMEM, -EPERM (not in a task), -EINVAL (pool, job or job->fn NULL).
+ */
+CASK_MUST_CHECK int cask_procpool_run(cask_procpool *pool, struct cask_job *job);
+
+/*
+ * executor.shutdown(wait=True, cancel_futures=cancel) and free: no new jobs from now on; waits
+ * for the queued and running jobs (cancel false), or fails them with -ESHUTDOWN and kills the
+ * workers running them (cancel true); then ends the workers, reaps them and frees the pool.
+ * If the caller is cancelled while waiting, it goes on as with cancel true. Returns 0, or
+ * -ECANCELED (the caller was cancelled; the pool is still freed), -EPERM (not in a task:
+ * nothing done). NULL is a no-op returning 0. Pools not closed when cask_run ends are closed
+ * then, their workers killed.
+ */
+int cask_procpool_close(cask_procpool *pool, bool cancel);
 
 #ifdef __cplusplus
 }

@@ -262,19 +262,32 @@ struct cask_loop {
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
-    int nwatch; /* fds with a parked waiter */
+    int nwatch; /* fds with a parked waiter, and file operations in flight on the ring */
     cask_handle *handle_free;
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
     struct cask__runnable *ts_head, *ts_tail;
-    volatile int sigint_count;
     int ts_pending; /* set (atomically) by other threads and signals: poll at the boundary */
     cask_task *main_task;
-    bool sigint_cancels_main;
-    /* slots for higher layers (thread pool, resolver) to hang state on the loop */
+    /* slots for higher layers (thread pool, resolver) to hang state on the loop; the
+     * ext_close hooks run at loop close, after every task ended (CASK__EXT_* name them) */
     void *ext[4];
     void (*ext_close[4])(cask_loop *l, void *p);
+    /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
+    void *sig;
+    /* diagnostics (debug/): their state when cask_run's config turned any on, else NULL;
+     * the return address of the spawn call in progress; callbacks run and "blocked in the
+     * poller" (both read by the stall watchdog thread, relaxed atomics); to_thread jobs out */
+    struct cask__diag *diag;
+    void *spawn_site;
+    uint64_t callbacks;
+    int in_poll;
+    uint32_t jobs_out;
 };
+
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
+ * process pools (pool/process.c) */
+enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 
@@ -340,6 +353,11 @@ struct cask_task {
     void *group;                   /* owned by core/group.c */
     void (*on_done)(cask_task *t); /* called when the task ends, before joiners wake */
     cask_task *group_next, *group_prev;
+    /* diagnostics (debug/): the spawn call's return address, the spawning task's id (0: none),
+     * when it parked (ns; set only while diagnostics are on) */
+    void *spawn_site;
+    uint64_t parent_id;
+    uint64_t park_ns;
     char name[32];
     void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
@@ -387,9 +405,44 @@ void cask__handles_close(cask_loop *l);
 void cask__handle_run(cask_loop *l, cask_handle *h);
 /* Schedules fn(a, b, c) on the next iteration. Returns 0 or -ENOMEM. */
 int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, void *b, void *c);
-/* fd readiness from the backend (io/fd.c). */
+/* Signals (io/signal.c): counts arrived for this loop, handed to its receivers at the
+ * boundary; cask_run's signals that cancel the main task (mask: bit sig-1); the loop's end. */
+void cask__signals_drain(cask_loop *l);
+int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
+void cask__signals_close(cask_loop *l);
+/* Diagnostics (debug/): set up and torn down by cask_run; a loop with nothing it could ever
+ * run again (checks for deadlocks); tasks left when main returned; symbolization. */
+struct cask__diag;
+int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
+void cask__diag_stop(cask_loop *l);
+void cask__diag_idle(cask_loop *l);
+void cask__diag_leftovers(cask_loop *l);
+/* Prints the running task's backtrace to f (fatal misuse reports); nothing outside tasks. */
+void cask__diag_fatal_backtrace(FILE *f);
+/* A readable name for a code address: "func+0x12 (file.c:42)" or "0x... (lib.so)".
+ * Thread-safe; returns the length written. */
+size_t cask__symbolize(const void *pc, bool return_address, char *buf, size_t n);
+/* The frames of a parked task (from its saved context) or of the running code (from fp/pc),
+ * walking frame pointers within [lo, hi). Returns how many pcs were stored. */
+int cask__frames_parked(const struct cask__ctx *c, const void *lo, const void *hi, void **pcs,
+                        int max);
+int cask__frames_from(void *fp, void *pc, const void *lo, const void *hi, void **pcs, int max);
+/* The same from a signal handler's ucontext (the first pc is the interrupted instruction). */
+int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void **pcs, int max);
+/* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
+ * a task runnable (the receiver except, the diagnostics' own, does not count). */
+bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
+/* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
+/* cask_wait_fd for self once the arguments were checked. */
+int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
+/* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
+void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
+ * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
+ * waits for it and gets fn's return value (the cancellation stays pending). */
+int cask__to_thread_wait(cask_fn fn, void *arg);
 /* Reports a failed task whose status nobody read. */
 void cask__report_unretrieved(const char *what, const char *name, int status);
 /* Scope timer/cancel plumbing (core/scope.c). */
@@ -401,6 +454,7 @@ enum {
     CASK__SCOPE_MOVE_ON = 16, /* close turns expiry into 0 */
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
+    CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
 };
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);

@@ -55,7 +55,7 @@ static int q1_main(void *arg)
     void *item;
     CHECK_EQ(cask_queue_get(q, &item), 0);
     CHECK_EQ((intptr_t)item, 0);
-    CHECK(cask_queue_full(q)); /* the waiting putter's item moved into the freed slot */
+    CHECK(cask_queue_full(q)); /* the freed slot is reserved for the waiting putter */
     CHECK_EQ(cask_queue_put_nowait(q, I(9)), -EAGAIN);
     CHECK_EQ(cask_join(t), 0);
     CHECK_LOG("p:put 0:OK,p:put 1:OK,p:put 2:OK");
@@ -145,8 +145,8 @@ TEST(q2_cancelled_get_gives_back_in_front)
     }
 }
 
-/* Q3: a cancelled put never inserts its item. A waiting putter whose item a get already moved
- * into the queue has its put done: cancelled after that, it returns 0. */
+/* Q3: a cancelled put never inserts its item. A waiting putter granted a freed slot and
+ * cancelled before it runs returns -ECANCELED too (its put did nothing) and passes the slot on. */
 static int q3_main(void *arg)
 {
     (void)arg;
@@ -159,17 +159,16 @@ static int q3_main(void *arg)
     CHECK_EQ(cask_spawn(&t2, putter, &p2), 0);
     CHECK_EQ(cask_yield(), 0);
     void *item;
-    CHECK_EQ(cask_queue_get(q, &item), 0); /* frees the slot: p1's item moves in */
+    CHECK_EQ(cask_queue_get(q, &item), 0); /* frees the slot: reserved for p1 */
     CHECK_EQ((intptr_t)item, 100);
     CHECK(cask_queue_full(q));
-    CHECK(cask_cancel(t1)); /* too late: its put is done */
+    CHECK(cask_cancel(t1)); /* granted the slot, not run yet: its put is cancelled */
     CHECK(cask_cancel(t2)); /* still waiting: its put is cancelled */
-    CHECK_EQ(cask_join(t1), -ECANCELED); /* it returns 0, then ends cancelled */
+    CHECK_EQ(cask_join(t1), -ECANCELED);
     CHECK_EQ(cask_join(t2), -ECANCELED);
-    CHECK_LOG("p1:put 0:OK,p2:put 0:ECANCELED");
-    CHECK_EQ(cask_queue_qsize(q), 1);
-    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
-    CHECK_EQ((intptr_t)item, 0);
+    CHECK_LOG("p1:put 0:ECANCELED,p2:put 0:ECANCELED");
+    CHECK_EQ(cask_queue_qsize(q), 0);
+    CHECK(!cask_queue_full(q));
     CHECK_EQ(cask_queue_get_nowait(q, &item), -EAGAIN);
     cask_release(t1);
     cask_release(t2);
@@ -393,24 +392,8 @@ static int q6i_main(void *arg)
     CHECK_EQ((intptr_t)g.item, 7);
     CHECK_EQ(cask_queue_task_done(q2), 0);
     CHECK_EQ(cask_queue_join(q2), 0);
-    /* handed an item, then cancelled, then an immediate shutdown: it cannot go back into the
-     * queue, so the get keeps it (nothing is lost) */
-    cask_queue *q3;
-    CHECK_EQ(cask_queue_new(&q3, 0, CASK_QUEUE_FIFO, NULL), 0);
-    g = (struct qtask){q3, "g3", 0, NULL, 0};
-    cask_release(tg);
-    CHECK_EQ(cask_spawn(&tg, getter, &g), 0);
-    CHECK_EQ(cask_yield(), 0);
-    CHECK_EQ(cask_queue_put(q3, I(8)), 0);
-    CHECK(cask_cancel(tg));
-    cask_queue_shutdown(q3, true);
-    CHECK_EQ(cask_join(tg), -ECANCELED); /* the get returned 0, the task ends cancelled */
-    CHECK_EQ(g.status, 0);
-    CHECK_EQ((intptr_t)g.item, 8);
-    CHECK_EQ(cask_queue_qsize(q3), 0);
-    CHECK_EQ(cask_queue_task_done(q3), 0);
-    CHECK_EQ(cask_queue_join(q3), 0);
-    cask_queue_free(q3);
+    /* handed an item, then cancelled, then an immediate shutdown: see
+     * q_get_cancel_then_immediate_shutdown */
     cask_release(tj);
     cask_release(tg);
     cask_queue_free(q);
@@ -501,4 +484,171 @@ TEST(q_enomem_walk)
         CHECK(n > 3); /* new, and at least two growths, were failed */
         CHECK_EQ(ct_allocs_live(), 0);
     }
+}
+
+/* CPython test_put_cancel_drop: a waiting put, a get_nowait frees its slot, then the putter is
+ * cancelled before it runs. If its task ends -ECANCELED the put did nothing, so putting again
+ * must not duplicate the item: exactly one 2 comes out. */
+static int one_put(void *arg)
+{
+    struct qtask *p = arg;
+    p->status = cask_queue_put(p->q, p->item);
+    return p->status;
+}
+static int put_cancel_drop_main(void *arg)
+{
+    (void)arg;
+    cask_queue *q;
+    CHECK_EQ(cask_queue_new(&q, 1, CASK_QUEUE_FIFO, NULL), 0);
+    CHECK_EQ(cask_queue_put_nowait(q, I(1)), 0);
+    struct qtask w = {q, "w", 1, I(2), 0};
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, one_put, &w), 0);
+    CHECK_EQ(cask_yield(), 0);
+    void *item;
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+    CHECK_EQ((intptr_t)item, 1);
+    CHECK(cask_queue_full(q)); /* the freed slot is reserved for the waiting putter */
+    CHECK_EQ(cask_queue_put_nowait(q, I(9)), -EAGAIN);
+    CHECK(cask_cancel(t));
+    int rc = cask_join(t);
+    cask_release(t);
+    if (rc == -ECANCELED) { /* try again */
+        CHECK_EQ(w.status, -ECANCELED);
+        CHECK_EQ(cask_queue_qsize(q), 0);
+        CHECK_EQ(cask_spawn(&t, one_put, &w), 0);
+        CHECK_EQ(cask_join(t), 0);
+        cask_release(t);
+    }
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+    CHECK_EQ((intptr_t)item, 2);
+    CHECK_EQ(cask_queue_qsize(q), 0);
+    cask_queue_free(q);
+    return 0;
+}
+TEST(q_put_cancel_drop) { CHECK_EQ(ct_run_virtual(put_cancel_drop_main, NULL), 0); }
+
+/* A putter granted a freed slot and cancelled before it runs passes the slot on to the next
+ * putter; a putter granted a slot while a getter came to wait hands its item to that getter. */
+static int put_pass_on_main(void *arg)
+{
+    (void)arg;
+    cask_queue *q;
+    CHECK_EQ(cask_queue_new(&q, 1, CASK_QUEUE_FIFO, NULL), 0);
+    CHECK_EQ(cask_queue_put_nowait(q, I(1)), 0);
+    struct qtask p1 = {q, "p1", 1, I(2), 0}, p2 = {q, "p2", 1, I(3), 0};
+    cask_task *t1, *t2;
+    CHECK_EQ(cask_spawn(&t1, one_put, &p1), 0);
+    CHECK_EQ(cask_spawn(&t2, one_put, &p2), 0);
+    CHECK_EQ(cask_yield(), 0);
+    void *item;
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0); /* the slot goes to p1 */
+    CHECK(cask_cancel(t1));
+    CHECK_EQ(cask_join(t1), -ECANCELED);
+    CHECK_EQ(cask_join(t2), 0); /* p1 passed the slot to p2 */
+    CHECK_EQ(p1.status, -ECANCELED);
+    CHECK_EQ(cask_queue_qsize(q), 1);
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+    CHECK_EQ((intptr_t)item, 3);
+    cask_release(t1);
+    cask_release(t2);
+    /* reserved slot, then a getter waits on the (empty) queue: the putter hands to it */
+    CHECK_EQ(cask_queue_put_nowait(q, I(1)), 0);
+    struct qtask g = {q, "g", 0, NULL, 0};
+    cask_task *tg;
+    CHECK_EQ(cask_spawn(&t1, one_put, &p1), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+    struct cask_spawn_opts eager = {.eager = true};
+    CHECK_EQ(cask_spawn_with(&tg, getter, &g, &eager), 0); /* waits: the queue is empty */
+    CHECK_EQ(cask_queue_qsize(q), 0);
+    CHECK_EQ(cask_join(t1), 0);
+    CHECK_EQ(cask_join(tg), 0);
+    CHECK_EQ((intptr_t)g.item, 2);
+    CHECK(cask_queue_empty(q));
+    CHECK(!cask_queue_full(q));
+    cask_release(t1);
+    cask_release(tg);
+    /* reserved slot, then shutdown before the putter runs: its put did nothing */
+    CHECK_EQ(cask_queue_put_nowait(q, I(1)), 0);
+    CHECK_EQ(cask_spawn(&t1, one_put, &p1), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+    cask_queue_shutdown(q, false);
+    CHECK_EQ(cask_join(t1), -ESHUTDOWN);
+    CHECK_EQ(cask_queue_qsize(q), 0);
+    cask_release(t1);
+    cask_queue_free(q);
+    return 0;
+}
+TEST(q_put_reservation_passed_on) { CHECK_EQ(ct_run_virtual(put_pass_on_main, NULL), 0); }
+
+/* A getter handed an item, cancelled, then an immediate shutdown before it runs: the item is
+ * dropped with the queue's other items (counted as done) and the get returns -ECANCELED, so
+ * -ECANCELED still means it took nothing. */
+static int get_cancel_immediate_main(void *arg)
+{
+    (void)arg;
+    cask_queue *q;
+    CHECK_EQ(cask_queue_new(&q, 0, CASK_QUEUE_FIFO, NULL), 0);
+    struct qtask g = {q, "g", 0, NULL, 0};
+    cask_task *tg;
+    CHECK_EQ(cask_spawn(&tg, getter, &g), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_queue_put(q, I(8)), 0);
+    CHECK(cask_cancel(tg));
+    cask_queue_shutdown(q, true);
+    CHECK_EQ(cask_join(tg), -ECANCELED);
+    CHECK_EQ(g.status, -ECANCELED);
+    CHECK_EQ(cask_queue_task_done(q), -EINVAL); /* the dropped item counted as done */
+    CHECK_EQ(cask_queue_join(q), 0);
+    cask_release(tg);
+    cask_queue_free(q);
+    return 0;
+}
+TEST(q_get_cancel_then_immediate_shutdown)
+{
+    CHECK_EQ(ct_run_virtual(get_cancel_immediate_main, NULL), 0);
+}
+
+/* Many getters handed items before any runs, then all cancelled: every item goes back into
+ * the queue even when the allocator fails (room for them was made when they were handed). */
+static int get_give_back_nomem_main(void *arg)
+{
+    (void)arg;
+    cask_queue *q;
+    CHECK_EQ(cask_queue_new(&q, 0, CASK_QUEUE_FIFO, NULL), 0);
+    enum { N = 20 };
+    struct qtask g[N];
+    cask_task *t[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = (struct qtask){q, "g", 0, NULL, 0};
+        CHECK_EQ(cask_spawn(&t[i], getter, &g[i]), 0);
+    }
+    CHECK_EQ(cask_yield(), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(cask_queue_put_nowait(q, I(i)), 0);
+    for (int i = 0; i < N; i++)
+        CHECK(cask_cancel(t[i]));
+    ct_fail_alloc_every(1);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(cask_join(t[i]), -ECANCELED);
+        cask_release(t[i]);
+    }
+    ct_fail_alloc_every(0);
+    CHECK_EQ(cask_queue_qsize(q), N);
+    void *item;
+    unsigned seen = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(cask_queue_get_nowait(q, &item), 0);
+        CHECK((intptr_t)item >= 0 && (intptr_t)item < N);
+        seen |= 1u << (intptr_t)item;
+    }
+    CHECK_EQ(seen, (1u << N) - 1);
+    cask_queue_free(q);
+    return 0;
+}
+TEST(q_get_give_back_never_fails)
+{
+    CHECK_EQ(ct_run_virtual(get_give_back_nomem_main, NULL), 0);
 }

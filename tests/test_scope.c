@@ -112,6 +112,40 @@ static int to4_main(void *arg)
 }
 TEST(to4_zero_deadline) { CHECK_EQ(ct_run_virtual(to4_main, NULL), 0); }
 
+/* CPython test_timeout_in_the_past_sleep_zero: a deadline in the past is reported as given
+ * (now - 11, not now), by the relative and absolute forms and by reschedule; it expires. */
+static int past_main(void *arg)
+{
+    (void)arg;
+    double t0 = cask_time();
+    cask_scope sc;
+    CHECK_EQ(cask_timeout_open(&sc, -11), 0);
+    CHECK_NEAR(cask_scope_deadline(&sc), t0 - 11, 0.01); /* the real clock moves on */
+    CHECK_EQ(cask_scope_close(&sc, cask_sleep(0)), -ETIMEDOUT);
+    CHECK_EQ(cask_move_on_open_at(&sc, -5), 0); /* before the clock's zero */
+    CHECK_NEAR(cask_scope_deadline(&sc), -5, 0.01);
+    CHECK_EQ(cask_scope_close(&sc, cask_sleep(0)), 0);
+    CHECK(cask_scope_expired(&sc));
+    CHECK_EQ(cask_timeout_open(&sc, 10), 0);
+    CHECK_EQ(cask_scope_reschedule(&sc, t0 - 20), 0);
+    CHECK_NEAR(cask_scope_deadline(&sc), t0 - 20, 0.01);
+    CHECK_EQ(cask_scope_close(&sc, cask_sleep(1)), -ETIMEDOUT);
+    CHECK(cask_time() - t0 < 0.5); /* the sleep(1) was cut short at once */
+    CHECK_EQ(cask_timeout_open(&sc, -1), 0); /* past, then a future deadline */
+    CHECK_EQ(cask_scope_reschedule(&sc, t0 + 0.5), 0);
+    CHECK_NEAR(cask_scope_deadline(&sc), t0 + 0.5, 0.01);
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    CHECK_EQ(cask_timeout_open(&sc, -INFINITY), 0);
+    CHECK(isinf(cask_scope_deadline(&sc)) && cask_scope_deadline(&sc) < 0);
+    CHECK_EQ(cask_scope_close(&sc, cask_sleep(0)), -ETIMEDOUT);
+    return 0;
+}
+TEST(to_past_deadline_reported_as_given)
+{
+    CHECK_EQ(ct_run_virtual(past_main, NULL), 0);
+    CHECK_EQ(cask_run(past_main, NULL), 0);
+}
+
 /* TO5: reschedule moves the deadline; none disables it; misuse is -EINVAL. */
 static int to5_main(void *arg)
 {

@@ -129,3 +129,118 @@ TEST(se3_values_and_bounds)
     CHECK_EQ(cask_sem_acquire(&s), -EPERM);
     CHECK_EQ(ct_run_virtual(se3_main, NULL), 0);
 }
+
+/* asyncio 3.13 test_acquire_fifo_order_2: units handed to waiters that have not run yet are
+ * theirs: a task that releases and acquires again meanwhile queues behind them. */
+static cask_sem g_fifo;
+
+static int fifo_c1(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    ct_log("1");
+    return 0;
+}
+static int fifo_c2(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    ct_log("2");
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    CHECK(cask_sem_locked(&g_fifo)); /* c3 was handed a unit and has not run */
+    CHECK_EQ(cask_sem_try_acquire(&g_fifo), -EAGAIN);
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    ct_log("4");
+    return 0;
+}
+static int fifo_c3(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    ct_log("3");
+    return 0;
+}
+static void join_all(cask_task **t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(cask_join(t[i]), 0);
+        cask_release(t[i]);
+    }
+}
+static int fifo2_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_init(&g_fifo, 1), 0);
+    cask_task *t[3];
+    CHECK_EQ(cask_spawn(&t[0], fifo_c1, NULL), 0);
+    CHECK_EQ(cask_spawn(&t[1], fifo_c2, NULL), 0);
+    CHECK_EQ(cask_spawn(&t[2], fifo_c3, NULL), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    join_all(t, 3);
+    CHECK_LOG("1,2,3,4");
+    CHECK_EQ(cask_sem_value(&g_fifo), 0);
+    CHECK(cask_sem_locked(&g_fifo));
+    return 0;
+}
+TEST(sem_fifo_order_2) { CHECK_EQ(ct_run_virtual(fifo2_main, NULL), 0); }
+
+/* asyncio 3.13 test_acquire_fifo_order_4: the waiter that runs first after a hand-over wakes
+ * the waiters queued behind it by the FIFO rule while units are free. */
+static cask_task *g_t4;
+
+static int fifo4_c4(void *arg)
+{
+    (void)arg;
+    ct_log("4");
+    return 0;
+}
+static int fifo4_c1(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_value(&g_fifo), 0);
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    CHECK_EQ(cask_sem_value(&g_fifo), 0); /* the free units went to c2 and c3 */
+    CHECK_EQ(cask_spawn(&g_t4, fifo4_c4, NULL), 0);
+    ct_log("1");
+    return 0;
+}
+static int fifo4_c2(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    CHECK_EQ(cask_sem_release(&g_fifo), 0);
+    CHECK_EQ(cask_sem_value(&g_fifo), 2);
+    CHECK(cask_sem_locked(&g_fifo)); /* c1 has not run yet */
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    ct_log("2");
+    return 0;
+}
+static int fifo4_c3(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_acquire(&g_fifo), 0);
+    CHECK(cask_sem_locked(&g_fifo));
+    ct_log("3");
+    return 0;
+}
+static int fifo4_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_sem_init(&g_fifo, 0), 0);
+    cask_task *t[4];
+    CHECK_EQ(cask_spawn(&t[0], fifo4_c1, NULL), 0);
+    CHECK_EQ(cask_spawn(&t[1], fifo4_c2, NULL), 0);
+    CHECK_EQ(cask_spawn(&t[2], fifo4_c3, NULL), 0);
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_sem_value(&g_fifo), 2);
+    CHECK(cask_sem_locked(&g_fifo));
+    join_all(t, 3);
+    t[3] = g_t4;
+    join_all(t + 3, 1);
+    CHECK_LOG("1,2,3,4");
+    return 0;
+}
+TEST(sem_fifo_order_4) { CHECK_EQ(ct_run_virtual(fifo4_main, NULL), 0); }

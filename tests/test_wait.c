@@ -255,6 +255,30 @@ static int w6_main(void *arg)
 }
 TEST(w6_as_completed) { CHECK_EQ(ct_run_virtual(w6_main, NULL), 0); }
 
+/* as_completed given the same task more than once yields it once (asyncio de-duplicates), for
+ * tasks still running and tasks already ended. */
+static int ac_dup_main(void *arg)
+{
+    (void)arg;
+    struct nap n[2] = {{"a", 0.02, 1, 0}, {"b", 0.01, 2, 0}};
+    cask_task *t[2], *d;
+    spawn_naps(t, n, 2);
+    cask_task *list[6] = {t[0], t[1], t[0], t[0], t[1], t[0]};
+    for (int round = 0; round < 2; round++) { /* running, then ended */
+        cask_as_completed *it;
+        CHECK_EQ(cask_as_completed_new(&it, list, 6, INFINITY), 0);
+        CHECK_EQ(cask_as_completed_next(it, &d), 1);
+        CHECK(d == t[round == 0 ? 1 : 0]); /* by finishing order, then argument order */
+        CHECK_EQ(cask_as_completed_next(it, &d), 1);
+        CHECK(d == t[round == 0 ? 0 : 1]);
+        CHECK_EQ(cask_as_completed_next(it, &d), 0);
+        cask_as_completed_free(it);
+    }
+    release_all(t, 2);
+    return 0;
+}
+TEST(as_completed_dedups) { CHECK_EQ(ct_run_virtual(ac_dup_main, NULL), 0); }
+
 /* as_completed: a cancelled reader loses no task; a second reader is refused. */
 static int ac_reader(void *arg)
 {

@@ -156,6 +156,7 @@ void cask__handle_run(cask_loop *l, cask_handle *h)
 {
     if (h->state != H_CANCELLED) {
         h->state = H_DONE;
+        __atomic_store_n(&l->callbacks, l->callbacks + 1, __ATOMIC_RELAXED); /* stall watchdog */
         h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
     }
     h->loop_ref = 0;
@@ -324,9 +325,8 @@ static void drain_wakeups(cask_loop *l)
         cask__ready_push(l, head);
         head = next;
     }
-    if (l->sigint_count > 0 && l->main_task && !cask_task_done(l->main_task) &&
-        l->main_task->ncancel == 0)
-        cask_cancel(l->main_task);
+    if (l->sig) /* process signals counted for this loop */
+        cask__signals_drain(l);
 }
 
 static void on_ready(cask_loop *l, int fd, int events)
@@ -344,8 +344,13 @@ static void boundary(cask_loop *l, uint64_t timeout)
 {
     /* with work ready, poll only while tasks wait on fds or another thread (or a signal)
      * has queued something */
-    if (timeout != 0 || l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE))
+    if (timeout != 0) { /* blocking: the stall watchdog must not count this as a stall */
+        __atomic_store_n(&l->in_poll, 1, __ATOMIC_RELAXED);
         cask__poll_wait(l->poll, timeout, on_ready, l);
+        __atomic_store_n(&l->in_poll, 0, __ATOMIC_RELAXED);
+    } else if (l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE)) {
+        cask__poll_wait(l->poll, 0, on_ready, l);
+    }
     if (l->timers.n) {
         uint64_t now = cask__loop_now(l);
         struct cask__timer *t;
@@ -380,7 +385,7 @@ struct cask__ctx *cask__next(cask_loop *l)
             continue; /* it ended without running */
         t->state = CASK__T_RUNNING;
         l->current = t;
-        l->switches++;
+        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* stall watchdog */
         return &t->ctx;
     }
     l->current = NULL;
@@ -424,6 +429,11 @@ static void run_once(cask_loop *l)
         struct cask__timer *t = cask__heap_top(&l->timers);
         if (!t) {
             timeout = CASK__NEVER;
+            if (CASK__UNLIKELY(l->diag != NULL) && l->nwatch == 0) {
+                cask__diag_idle(l); /* maybe nothing can ever run again: a deadlock */
+                if (l->ready_head) /* it cancelled main */
+                    timeout = 0;
+            }
         } else {
             uint64_t now = cask__loop_now(l);
             timeout = t->when > now ? t->when - now : 0;
@@ -456,23 +466,6 @@ static void run_once(cask_loop *l)
 
 /* ---- cask_run ---- */
 
-static struct sigaction old_sigint;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    cask_loop *l = cask__loop;
-    if (!l || l->sigint_count++ > 0) {
-        sigaction(SIGINT, &old_sigint, NULL);
-        raise(SIGINT);
-        return;
-    }
-    __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    ssize_t w = write(l->wake_fd, &one, sizeof one);
-    (void)w;
-}
-
 static int loop_open(cask_loop **out, const struct cask_config *cfg)
 {
     cask_loop *l = cask__calloc(1, sizeof *l);
@@ -483,7 +476,7 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!l->ts_mutex)
         goto out_free_loop;
     pthread_mutex_init(l->ts_mutex, NULL);
-    rc = cask__poll_open(&l->poll);
+    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL);
     if (rc)
         goto out_free_mutex;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -508,7 +501,6 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     l->trim_at = cask__clock_ns() + (l->trim_after == CASK__NEVER ? 0 : l->trim_after);
     l->virtual_clock = cfg && cfg->virtual_clock;
     l->eager = cfg && cfg->eager_tasks;
-    l->sigint_cancels_main = cfg && cfg->sigint_cancels_main;
     l->vnow = cask__clock_ns();
     l->next_task_id = 1;
     cask__ctx_thread(&l->sched);
@@ -547,6 +539,8 @@ static void loop_close(cask_loop *l)
             cask__free(r);
         r = next;
     }
+    cask__diag_stop(l);
+    cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
             l->ext_close[i](l, l->ext[i]);
@@ -588,6 +582,7 @@ int cask_loop_stats(struct cask_loop_stats *out)
             out->stacks_free_resident += cask__stack_pool_resident_free(l->pools[i]);
         }
     out->task_structs = l->task_slots;
+    out->backend = cask__poll_name(l->poll);
     return 0;
 }
 
@@ -615,22 +610,32 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
         return rc;
     }
     l->main_task = m;
-    if (l->sigint_cancels_main) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_sigint);
+    uint64_t cancel_sigs = 0; /* bit sig-1: the signals that cancel main */
+    if (cfg && cfg->sigint_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGINT - 1);
+    if (cfg && cfg->sigterm_cancels_main)
+        cancel_sigs |= (uint64_t)1 << (SIGTERM - 1);
+    rc = cask__signals_cancel_main(l, cancel_sigs);
+    if (rc == 0)
+        rc = cask__diag_start(l, cfg);
+    if (rc) {
+        cask_cancel(m); /* never started: ends without running */
+        while (l->all_head)
+            run_once(l);
+        m->flags |= CASK__TF_RETRIEVED;
+        loop_close(l);
+        cask__loop = NULL;
+        return rc;
     }
     while (!cask_task_done(m))
         run_once(l);
+    if (CASK__UNLIKELY(l->diag != NULL))
+        cask__diag_leftovers(l);
     /* asyncio.run: cancel what is left and let it unwind */
     for (cask_task *t = l->all_head; t; t = t->all_next)
         cask_cancel(t);
     while (l->all_head)
         run_once(l);
-    if (l->sigint_cancels_main)
-        sigaction(SIGINT, &old_sigint, NULL);
     int status = m->status;
     m->flags |= CASK__TF_RETRIEVED;
     loop_close(l);
@@ -688,6 +693,7 @@ static int sleep_ns(cask_loop *l, uint64_t when)
     struct sleeper s;
     cask__waiter_init(&s.w, "sleep", NULL);
     s.w.on_cancel = sleep_cancel;
+    s.w.data = &s.tm; /* diagnostics: the time left */
     s.tm.index = 0;
     if (cask__cancelled(l->current))
         return cask__cancel_now(l->current);

@@ -48,6 +48,14 @@ int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
     return 0;
 }
 
+/* The timer cannot hold a deadline before the clock's zero, and a negative relative one is
+ * armed for now: such a deadline is kept as given for cask_scope_deadline (asyncio's when()). */
+static void keep_past(cask_scope *s, double when)
+{
+    s->flags_ |= CASK__SCOPE_PAST;
+    s->when_ = when;
+}
+
 static int open_rel(cask_scope *s, uint32_t kind, double seconds)
 {
     cask_loop *l = cask__loop;
@@ -55,15 +63,21 @@ static int open_rel(cask_scope *s, uint32_t kind, double seconds)
         return -EINVAL;
     if (!l)
         return -EPERM;
-    return cask__scope_open(
+    int rc = cask__scope_open(
         s, kind, isinf(seconds) && seconds > 0 ? CASK__NEVER : cask__deadline_ns(l, seconds));
+    if (rc == 0 && seconds < 0)
+        keep_past(s, cask__ns_to_seconds(cask__loop_now(l)) + seconds);
+    return rc;
 }
 
 static int open_abs(cask_scope *s, uint32_t kind, double when)
 {
     if (isnan(when))
         return -EINVAL;
-    return cask__scope_open(s, kind, cask__abs_to_ns(when));
+    int rc = cask__scope_open(s, kind, cask__abs_to_ns(when));
+    if (rc == 0 && when < 0)
+        keep_past(s, when);
+    return rc;
 }
 
 int cask_timeout_open(cask_scope *s, double seconds)
@@ -109,11 +123,15 @@ int cask_scope_reschedule(cask_scope *s, double when)
         return -EINVAL;
     cask_loop *l = s->task_->loop;
     cask__timer_disarm(l, timer_of(s));
+    s->flags_ &= ~(uint32_t)CASK__SCOPE_PAST;
+    if (when < 0)
+        keep_past(s, when);
     uint64_t w = cask__abs_to_ns(when);
     timer_of(s)->when = w;
     if (w != CASK__NEVER && !(s->flags_ & CASK__SCOPE_EXPIRED) &&
         cask__timer_arm(l, timer_of(s), w, scope_fire) != 0) {
         timer_of(s)->when = CASK__NEVER; /* what cask_scope_deadline reports: none */
+        s->flags_ &= ~(uint32_t)CASK__SCOPE_PAST;
         return -ENOMEM;
     }
     return 0;
@@ -123,6 +141,8 @@ double cask_scope_deadline(const cask_scope *s)
 {
     if (!s)
         return NAN;
+    if (s->flags_ & CASK__SCOPE_PAST)
+        return s->when_;
     uint64_t w = ((const struct cask__timer *)s->timer_)->when;
     return w == CASK__NEVER ? INFINITY : cask__ns_to_seconds(w);
 }

@@ -7,6 +7,7 @@
 #include "../internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 /* Checks a list of tasks for the calling task; returns 0 or the error to return. */
 static int check_tasks(cask_task *const *tasks, size_t n, cask_task *self)
@@ -150,7 +151,7 @@ struct cask_as_completed {
     uint64_t deadline;
     bool expired;
     bool reading;
-    size_t n;
+    size_t n;         /* distinct tasks (a task given twice counts once) */
     size_t given;     /* tasks handed out */
     size_t nfinished; /* tasks in finished[] (ended, in order) */
     cask_task **finished;
@@ -181,6 +182,38 @@ static void ac_fire(struct cask__timer *t)
     ac_wake_reader(it, -ETIMEDOUT);
 }
 
+/* Orders (task, position) pairs by task, then position. */
+struct ac_pos {
+    cask_task *t;
+    size_t i;
+};
+static int ac_pos_cmp(const void *a, const void *b)
+{
+    const struct ac_pos *x = a, *y = b;
+    if (x->t != y->t)
+        return (uintptr_t)x->t < (uintptr_t)y->t ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Marks dup[i] for each task that appeared earlier in tasks (asyncio's as_completed takes a
+ * set of tasks). Returns 0 or -ENOMEM. */
+static int ac_find_dups(cask_task *const *tasks, size_t n, bool *dup)
+{
+    if (n < 2)
+        return 0;
+    struct ac_pos *p = cask__malloc(n * sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (struct ac_pos){tasks[i], i};
+    qsort(p, n, sizeof *p, ac_pos_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (p[i].t == p[i - 1].t)
+            dup[p[i].i] = true;
+    cask__free(p);
+    return 0;
+}
+
 int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks, size_t n,
                           double timeout)
 {
@@ -199,32 +232,39 @@ int cask_as_completed_new(cask_as_completed **out, cask_task *const *tasks, size
     if (!it)
         return -ENOMEM;
     it->finished = cask__malloc((n ? n : 1) * sizeof *it->finished);
-    if (!it->finished) {
+    bool *dup = cask__calloc(n ? n : 1, sizeof *dup);
+    if (!it->finished || !dup || ac_find_dups(tasks, n, dup) != 0) {
+        cask__free(dup);
+        cask__free(it->finished);
         cask__free(it);
         return -ENOMEM;
     }
     it->loop = l;
-    it->n = n;
     it->deadline = deadline_of(l, timeout);
     if (it->deadline != CASK__NEVER) {
         if (it->deadline <= cask__loop_now(l)) {
             it->expired = true;
         } else if (cask__timer_arm(l, &it->tm, it->deadline, ac_fire) != 0) {
+            cask__free(dup);
             cask__free(it->finished);
             cask__free(it);
             return -ENOMEM;
         }
     }
     for (size_t i = 0; i < n; i++) {
-        cask__waiter_init(&it->each[i], "as_completed", tasks[i]);
+        if (dup[i])
+            continue;
+        struct cask__waiter *w = &it->each[it->n++];
+        cask__waiter_init(w, "as_completed", tasks[i]);
         if (tasks[i]->state == CASK__T_DONE) {
             it->finished[it->nfinished++] = tasks[i];
             continue;
         }
-        it->each[i].notify = ac_notify;
-        it->each[i].data = it;
-        cask__wq_push(&tasks[i]->joiners, &it->each[i]);
+        w->notify = ac_notify;
+        w->data = it;
+        cask__wq_push(&tasks[i]->joiners, w);
     }
+    cask__free(dup);
     *out = it;
     return 0;
 }

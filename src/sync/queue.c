@@ -3,14 +3,14 @@
  * the items in a ring buffer, the priority queue in a binary heap whose ties break on an
  * insertion counter (equal priorities come out FIFO).
  *
- * Waiting tasks are served in order with direct hand-over, as Go's channels: a put that finds
- * getters waiting gives its item to the first of them (getters wait only while the queue is
- * empty), and a get that frees a slot moves the first waiting putter's item into the queue and
- * wakes it with its put done. A woken task has nothing left to do, so one switch moves several
- * items. Cancellation: a getter handed an item and cancelled before it resumes gives the item
- * back (to the next getter, else to the front of the queue) and returns -ECANCELED; a putter
- * whose item was already moved in returns 0 (its put is done; the cancellation is seen by its
- * next blocking call).
+ * Waiting tasks are served in order. A put that finds getters waiting hands its item straight
+ * to the first of them (getters wait only while the queue is empty); a get that frees a slot
+ * reserves it for the first waiting putter, which puts its item itself when it runs (no later
+ * put can take the slot meanwhile). Cancellation keeps -ECANCELED meaning "did nothing": a
+ * getter handed an item and cancelled before it resumes gives the item back (to the next
+ * getter, else to the front of the queue: room for that was made when it was handed the item,
+ * so it cannot fail), and a putter granted a slot and cancelled before it resumes passes the
+ * slot on to the next putter (as the lock and the semaphore pass on their grants).
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -24,6 +24,8 @@ struct cask_queue {
     struct cask__wq getters, putters, joiners;
     size_t maxsize;    /* 0: unbounded */
     size_t count;      /* items held */
+    size_t reserved;   /* freed slots granted to waiting putters that have not run yet */
+    size_t handed;     /* items handed to waiting getters that have not run yet */
     size_t unfinished; /* puts not yet matched by task_done */
     size_t cap;        /* slots allocated (a power of two for the ring) */
     size_t head;       /* ring: index of the oldest item */
@@ -108,10 +110,19 @@ static void *pq_pop(cask_queue *q)
     return top;
 }
 
+/* Room to hold every item handed to a getter as well: a cancelled getter gives its item back
+ * into the queue, and that must not fail. Returns 0 or -ENOMEM. */
+static inline int make_room(cask_queue *q)
+{
+    if (CASK__UNLIKELY(q->count + q->handed >= q->cap) && grow(q) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
 /* Adds a new item at the back (the caller checked room). Returns 0 or -ENOMEM. */
 static int insert(cask_queue *q, void *item)
 {
-    if (CASK__UNLIKELY(q->count == q->cap) && grow(q) != 0)
+    if (make_room(q) != 0)
         return -ENOMEM;
     if (q->kind == CASK_QUEUE_PRIORITY)
         pq_push(q, item, q->seq++);
@@ -122,11 +133,11 @@ static int insert(cask_queue *q, void *item)
     return 0;
 }
 
-/* Puts back an item a cancelled getter was handed, as the oldest one. Returns 0 or -ENOMEM. */
-static int insert_front(cask_queue *q, void *item)
+/* Puts back an item a cancelled getter was handed, as the oldest one. There is room: the
+ * slots cover count + handed, and the getter giving it back is one of the handed. */
+static void insert_front(cask_queue *q, void *item)
 {
-    if (q->count == q->cap && grow(q) != 0)
-        return -ENOMEM;
+    CASK__CHECK(q->count < q->cap, "queue: no room to give an item back");
     if (q->kind == CASK_QUEUE_PRIORITY) {
         pq_push(q, item, --q->back_seq);
     } else {
@@ -134,7 +145,6 @@ static int insert_front(cask_queue *q, void *item)
         q->ring[q->head] = item;
     }
     q->count++;
-    return 0;
 }
 
 static void *take(cask_queue *q)
@@ -154,25 +164,33 @@ static void *take(cask_queue *q)
 
 /* ---- hand-over ---- */
 
+/* A slot is free for a new put (slots reserved for woken putters are not). */
 static inline bool has_room(const cask_queue *q)
 {
-    return q->maxsize == 0 || q->count < q->maxsize;
+    return q->maxsize == 0 || q->count + q->reserved < q->maxsize;
 }
 
-/* Gives item to the first waiting getter (there is one). */
-static void hand_to_getter(cask_queue *q, void *item)
+/* Gives a new item to the first waiting getter (there is one). Returns 0 or -ENOMEM. */
+static int hand_to_getter(cask_queue *q, void *item)
 {
+    if (make_room(q) != 0)
+        return -ENOMEM;
     struct cask__waiter *g = cask__wq_pop(&q->getters);
     g->data = item;
+    q->handed++;
+    q->unfinished++;
     cask__signal(g, 0);
+    return 0;
 }
 
-/* After a get: moves waiting putters' items into the freed room, their puts done. */
+/* After a get (or a granted putter that gave its slot back): reserves the free slots for the
+ * first waiting putters and wakes them; each puts its own item when it runs. */
 static void refill(cask_queue *q)
 {
     while (CASK__UNLIKELY(!cask__wq_empty(&q->putters)) && has_room(q)) {
         struct cask__waiter *p = cask__wq_pop(&q->putters);
-        cask__signal(p, insert(q, p->data));
+        q->reserved++;
+        cask__signal(p, 0);
     }
 }
 
@@ -190,18 +208,22 @@ static void unfinished_done(cask_queue *q, size_t n)
         wake_all(&q->joiners, 0);
 }
 
-/* A cancelled getter gives back the item it was handed: to the next getter, else to the front
- * of the queue. Returns false if it cannot (the queue was shut down with immediate, or no
- * memory): then the getter keeps it and its get succeeds, as nothing may be lost. */
-static bool give_back(cask_queue *q, void *item)
+/* A cancelled getter gives back the item it was handed (it is still counted in handed): to the
+ * next getter, else to the front of the queue. After an immediate shutdown the item is dropped
+ * with the others (counted as done). */
+static void give_back(cask_queue *q, void *item)
 {
-    if (q->immediate)
-        return false;
-    if (!cask__wq_empty(&q->getters)) {
-        hand_to_getter(q, item);
-        return true;
+    if (q->immediate) {
+        q->handed--;
+        unfinished_done(q, 1);
+    } else if (!cask__wq_empty(&q->getters)) {
+        struct cask__waiter *g = cask__wq_pop(&q->getters); /* takes over the handed count */
+        g->data = item;
+        cask__signal(g, 0);
+    } else {
+        insert_front(q, item);
+        q->handed--;
     }
-    return insert_front(q, item) == 0;
 }
 
 /* Parks self on wq with w->data = data; returns the wake status and the data it was left. */
@@ -234,7 +256,8 @@ int cask_queue_new(cask_queue **out, size_t maxsize, enum cask_queue_kind kind, 
     q->kind = kind;
     q->cmp = cmp ? cmp : int_cmp;
     /* a bounded queue of up to 1024 items gets all its slots now (and one to give an item
-     * back when full): its puts and gets never allocate */
+     * back when full): its puts and gets do not allocate (unless several getters were handed
+     * items and have not run yet while the queue filled up) */
     while (q->cap < 2048 && (maxsize == 0 ? q->cap < 8 : q->cap <= maxsize)) {
         if (grow(q) != 0) {
             cask_queue_free(q);
@@ -250,7 +273,7 @@ void cask_queue_free(cask_queue *q)
     if (!q)
         return;
     CASK__CHECK(cask__wq_empty(&q->getters) && cask__wq_empty(&q->putters) &&
-                    cask__wq_empty(&q->joiners),
+                    cask__wq_empty(&q->joiners) && q->reserved == 0 && q->handed == 0,
                 "freeing a queue that tasks wait on");
     cask__free(q->ring);
     cask__free(q->heap);
@@ -262,11 +285,8 @@ static inline int put_now(cask_queue *q, void *item)
 {
     if (CASK__UNLIKELY(q->shutdown))
         return -ESHUTDOWN;
-    if (!cask__wq_empty(&q->getters)) { /* getters wait only on an empty queue */
-        q->unfinished++;
-        hand_to_getter(q, item);
-        return 0;
-    }
+    if (!cask__wq_empty(&q->getters)) /* getters wait only on an empty queue */
+        return hand_to_getter(q, item);
     if (CASK__LIKELY(has_room(q)))
         return insert(q, item);
     return 1;
@@ -290,8 +310,20 @@ int cask_queue_put(cask_queue *q, void *item)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    /* 0: a get moved the item in; -ECANCELED or -ESHUTDOWN: it was not added */
-    return park_on(&q->putters, "queue put", q, self, &item);
+    rc = park_on(&q->putters, "queue put", q, self, &item);
+    if (rc != 0)
+        return rc; /* cancelled or shut down while waiting: it was granted no slot */
+    /* granted a slot: put the item in it, unless cancelled or shut down since */
+    q->reserved--;
+    if (CASK__UNLIKELY(cask__cancelled(self))) {
+        refill(q); /* pass the slot on */
+        return cask__cancel_now(self);
+    }
+    if (CASK__UNLIKELY(q->shutdown))
+        return -ESHUTDOWN;
+    rc = cask__wq_empty(&q->getters) ? insert(q, item) : hand_to_getter(q, item);
+    refill(q); /* the slot is free again if the item went to a getter or was not added */
+    return rc;
 }
 
 int cask_queue_get_nowait(cask_queue *q, void **item)
@@ -325,8 +357,11 @@ int cask_queue_get(cask_queue *q, void **item)
         int rc = park_on(&q->getters, "queue get", q, self, &it);
         if (rc != 0)
             return rc; /* cancelled or shut down while waiting: nothing was handed over */
-        if (CASK__UNLIKELY(cask__cancelled(self)) && give_back(q, it))
-            return cask__cancel_now(self); /* handed an item, then cancelled (CONFORMANCE Q2) */
+        if (CASK__UNLIKELY(cask__cancelled(self))) {
+            give_back(q, it); /* handed an item, then cancelled (CONFORMANCE Q2) */
+            return cask__cancel_now(self);
+        }
+        q->handed--;
     }
     if (item)
         *item = it;

@@ -1,7 +1,10 @@
 /*
- * sem.c: asyncio.Semaphore and BoundedSemaphore. A release with waiters hands its unit
- * straight to the first waiter (the value stays 0), so a later acquirer cannot barge in; a
- * waiter cancelled after it was handed a unit releases it again before returning -ECANCELED.
+ * sem.c: asyncio.Semaphore and BoundedSemaphore, with asyncio 3.13's FIFO rule. A release with
+ * waiters hands a unit straight to the first waiter (counted in granted_ until it runs). While
+ * any task waits or holds a grant it has not run with, the semaphore is locked: a task arriving
+ * later queues behind, even if units are free. The first granted waiter to run hands the free
+ * units on to the waiters queued behind it; a waiter cancelled after it was granted a unit
+ * gives it back (and so passes it on) before returning -ECANCELED.
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -24,13 +27,29 @@ int cask_bounded_sem_init(cask_sem *s, int64_t value)
     return 0;
 }
 
-bool cask_sem_locked(const cask_sem *s) { return s->value_ <= 0; }
+bool cask_sem_locked(const cask_sem *s)
+{
+    return s->value_ <= 0 || s->granted_ > 0 || !cask__wq_empty(CASK__SYNC_WQ(s));
+}
+
 int64_t cask_sem_value(const cask_sem *s) { return s->value_; }
+
+/* Hands free units to the first waiters, one each. */
+static void grant(cask_sem *s)
+{
+    while (s->value_ > 0) {
+        struct cask__waiter *w = cask__wq_pop(CASK__SYNC_WQ(s));
+        if (!w)
+            return;
+        s->value_--;
+        s->granted_++;
+        cask__signal(w, 0);
+    }
+}
 
 int cask_sem_try_acquire(cask_sem *s)
 {
-    /* a free unit implies nobody waits: releases hand units to waiters first */
-    if (s->value_ <= 0)
+    if (cask_sem_locked(s))
         return -EAGAIN;
     s->value_--;
     return 0;
@@ -38,22 +57,18 @@ int cask_sem_try_acquire(cask_sem *s)
 
 int cask_sem_release(cask_sem *s)
 {
-    struct cask__waiter *w = cask__wq_pop(CASK__SYNC_WQ(s));
-    if (w) {
-        cask__signal(w, 0);
-        return 0;
-    }
     if (s->bound_ >= 0 && s->value_ >= s->bound_)
         return -EINVAL;
     if (s->value_ == INT64_MAX)
         return -EOVERFLOW;
     s->value_++;
+    grant(s);
     return 0;
 }
 
 int cask_sem_acquire(cask_sem *s)
 {
-    if (CASK__LIKELY(s->value_ > 0)) {
+    if (CASK__LIKELY(!cask_sem_locked(s))) {
         s->value_--;
         return 0;
     }
@@ -65,9 +80,14 @@ int cask_sem_acquire(cask_sem *s)
     w.task = self;
     cask__wq_push(CASK__SYNC_WQ(s), &w);
     int rc = cask__park(&w);
-    if (rc == 0 && CASK__UNLIKELY(cask__cancelled(self))) {
-        cask_sem_release(s); /* handed a unit, then cancelled: pass it on */
+    if (rc != 0)
+        return rc; /* cancelled while waiting: it was never granted a unit */
+    s->granted_--;
+    if (CASK__UNLIKELY(cask__cancelled(self))) {
+        s->value_++; /* granted a unit, then cancelled: give it back, to the next waiter */
+        grant(s);
         return cask__cancel_now(self);
     }
-    return rc;
+    grant(s); /* units freed while this task was on its way go to the waiters behind it */
+    return 0;
 }

@@ -1,0 +1,3 @@
+module caskbench/proc
+
+go 1.19
