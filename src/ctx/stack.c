@@ -73,6 +73,7 @@ struct cask__stack_pool {
     size_t nfree, cap, clean, low;
     size_t mapped, trimmed;
     struct cask__stack_pool *thread_next; /* this thread's pools, for the fault handler */
+    char *free_inline[16]; /* the free array of a pool that never grew past its first chunk */
 };
 
 /* 2: MADV_GUARD_INSTALL works, 1: mprotect guards, 0: none; -1 not probed yet. */
@@ -165,6 +166,8 @@ int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap)
     p->size = (size + PAGE - 1) & ~(size_t)(PAGE - 1);
     p->gap = (gap + PAGE - 1) & ~(size_t)(PAGE - 1);
     p->stride = p->size - PAGE + p->gap;
+    p->free = p->free_inline;
+    p->cap = sizeof p->free_inline / sizeof p->free_inline[0];
     p->thread_next = thread_pools;
     thread_pools = p;
     *out = p;
@@ -191,14 +194,20 @@ void cask__stack_pool_free(struct cask__stack_pool *p)
         cask__free(c);
         c = next;
     }
-    if (p->free)
+    if (p->free != p->free_inline)
         munmap(p->free, p->cap * sizeof(char *));
     cask__free(p);
 }
 
 static int new_chunk(struct cask__stack_pool *p)
 {
-    size_t want = CHUNK_BYTES > 64 * p->stride ? CHUNK_BYTES : 64 * p->stride;
+    /* a loop that runs a few tasks maps (and guards) 16 slots; a growing pool maps 4 MiB or
+     * 64 slots at a time, whichever is more */
+    size_t want = 16 * p->stride;
+    if (p->mapped >= 16 && want < CHUNK_BYTES)
+        want = CHUNK_BYTES;
+    if (p->mapped >= 16 && want < 64 * p->stride)
+        want = 64 * p->stride;
     unsigned nslots = (unsigned)(want / p->stride);
     size_t len = (size_t)nslots * p->stride;
     if (p->cap < p->mapped + nslots) {
@@ -207,12 +216,15 @@ static int new_chunk(struct cask__stack_pool *p)
         size_t cap = p->cap ? p->cap * 2 : 4096;
         while (cap < p->mapped + nslots)
             cap *= 2;
-        void *f = p->free ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
-                                   MREMAP_MAYMOVE)
-                          : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *f = p->free != p->free_inline
+                      ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
+                               MREMAP_MAYMOVE)
+                      : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (f == MAP_FAILED)
             return -ENOMEM;
+        if (p->free == p->free_inline)
+            memcpy(f, p->free_inline, p->nfree * sizeof(char *));
         p->free = f;
         p->cap = cap;
     }
@@ -283,8 +295,10 @@ int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s)
                 return rc;
             c = p->chunks;
         }
-        if (c->used % POPULATE_BATCH == 0 && atomic_load_explicit(&batch_populate,
-                                                                  memory_order_relaxed))
+        /* (only once the pool has grown past a batch: a loop running a few tasks does not
+         * pay for pages it will never touch) */
+        if (c->used % POPULATE_BATCH == 0 && p->mapped >= POPULATE_BATCH &&
+            atomic_load_explicit(&batch_populate, memory_order_relaxed))
             populate_tops(p, c);
         char *slot = c->base + (size_t)c->used * p->stride;
         top = slot + p->stride;
