@@ -950,12 +950,14 @@ int cask_process_communicate(cask_process *p, struct cask_communicate *c)
     if (rc == 0 && out_open)
         rc = drain(&m, p->out, &c->out, &c->out_len);
     rc = cask_group_close(&g, rc);
-    if (rc == -EMSGSIZE || rc == -ECANCELED || rc < 0) {
+    if (rc == -EMSGSIZE || rc == -ECANCELED) {
         if (rc == -EMSGSIZE)
             close_pipes(p);
         stop_child(p);
         return rc;
     }
+    if (rc < 0)
+        return rc; /* -ENOMEM, a pipe's error: the child is left as it is */
     c->status = p->st;
     return 0;
 }

@@ -447,7 +447,7 @@ static int exchange(cask_procpool *p, struct worker *w, struct cask_job *job)
 
 int cask_procpool_run(cask_procpool *pool, struct cask_job *job)
 {
-    if (!pool || !job || !job->fn)
+    if (!pool || !job || !job->fn || (!job->in && job->in_len))
         return -EINVAL;
     job->out = NULL;
     job->out_len = 0;
