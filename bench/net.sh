@@ -7,19 +7,22 @@
 #   --quick (or CASK_BENCH_QUICK=1): 2 s runs, one repetition, echo_c100_1k and http only
 #   CASK_BENCH_LOCK: machine-wide lock file, so runs never overlap (default /tmp/cask-bench.lock)
 #   CASK_BENCH_PORT: first TCP port to use (default 19500 + a per-process offset, below 32000)
+#   CASK_BENCH_REPS: repetitions (default 3, 1 in quick mode)
 #
 # Each server runs pinned to CPU 0 and the load generator (build/bench/echo_load, or wrk for
 # http) pinned to CPU 1. The server's CPU time (utime+stime of all its threads, /proc/PID/stat) is
-# taken over exactly the measured interval. Every measurement runs 3 times (1 in quick mode),
-# runtimes interleaved, and the medians are printed as
-#   RESULT <workload> <runtime> rps=... p50_us=... p99_us=... cpu_us_per_req=...
-# (http lines have no p50_us). Progress and warnings go to stderr, RESULT lines to stdout; the
-# raw measurements are kept in build/bench/net-raw.txt. On 2 CPUs near 300k requests/s the load
-# generator's core is as busy as the server's (mostly kernel time), and other work on the machine
-# moves rps and p99 a lot: cpu_us_per_req is the steadiest figure for comparing servers.
+# taken over exactly the measured interval, the same way for every runtime. Every measurement
+# runs 3 times (1 in quick mode), runtimes interleaved, and the medians are printed as
+#   RESULT <workload> <runtime> cpu_us_per_req=... rps=... p50_us=... p99_us=...
+#          loadgen_cpu_pct=... [limited=loadgen]
+# (http lines have no p50_us). cpu_us_per_req, the server's CPU time per request, is the
+# primary figure: on 2 CPUs the load generator's core saturates (loadgen_cpu_pct is the load
+# generator's own CPU time over its run; at 90% or more the line says limited=loadgen), and rps
+# measures the load generator as much as the server. Progress and warnings go to stderr,
+# RESULT lines to stdout; the raw measurements are kept in build/bench/net-raw.txt.
 #
 # cask's own servers, build/bench/cask_echo_server PORT and build/bench/cask_http_server PORT,
-# are run when they exist; peers whose toolchain is missing are skipped with a note.
+# are built first (make); peers whose toolchain is missing are skipped with a note.
 
 set -u -o pipefail
 export LC_ALL=C
@@ -60,9 +63,9 @@ if [ -z "$selected" ]; then
     if [ "$quick" = 1 ]; then selected="echo_c100_1k http"; else selected=$ALL_WORKLOADS; fi
 fi
 if [ "$quick" = 1 ]; then
-    DURATION=2 WARMUP=0.5 REPS=1
+    DURATION=2 WARMUP=0.5 REPS=${CASK_BENCH_REPS:-1}
 else
-    DURATION=10 WARMUP=1 REPS=3
+    DURATION=10 WARMUP=1 REPS=${CASK_BENCH_REPS:-3}
 fi
 echo_workloads=""
 run_http=0
@@ -124,6 +127,9 @@ fi
 
 mkdir -p "$BUILD" || die "cannot create $BUILD"
 note "net.sh: building into $BUILD"
+# cask's servers through the Makefile (which rebuilds the library when its sources changed)
+make -C "$ROOT" -s build/bench/cask_echo_server build/bench/cask_http_server >&2 ||
+    die "cannot build cask's servers"
 
 # up_to_date OUT SRC: OUT exists and is newer than SRC and this script (which holds the flags).
 up_to_date() {
@@ -302,16 +308,6 @@ start_server() {
     return 1
 }
 
-# Runs a client command on CPU 1 into $TMP/client.out; the background wait lets signals through.
-run_client() {
-    taskset -c 1 "$@" >"$TMP/client.out" 2>&1 </dev/null &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID"
-    local rc=$?
-    CLIENT_PID=""
-    return $rc
-}
-
 # CPU time (utime+stime, all threads) of process $1 in clock ticks.
 cpu_ticks() {
     local stat rest
@@ -322,6 +318,31 @@ cpu_ticks() {
     echo $((${12} + ${13}))
 }
 CLK_TCK=$(getconf CLK_TCK)
+
+# Runs a client command on CPU 1 into $TMP/client.out; the background wait lets signals through.
+# LOADGEN_PCT is set to the client's own CPU time (all its threads) over its run time, in percent
+# of one CPU (sampled every 0.1 s while it runs, so the last 0.1 s are not counted).
+run_client() {
+    local t0 tl ticks=0 now
+    t0=$(date +%s%N)
+    tl=$t0
+    taskset -c 1 "$@" >"$TMP/client.out" 2>&1 </dev/null &
+    CLIENT_PID=$!
+    while kill -0 "$CLIENT_PID" 2>/dev/null; do
+        now=$(date +%s%N)
+        if t=$(cpu_ticks "$CLIENT_PID" 2>/dev/null); then
+            ticks=$t tl=$now
+        fi
+        sleep 0.1
+    done
+    wait "$CLIENT_PID"
+    local rc=$?
+    CLIENT_PID=""
+    LOADGEN_PCT=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v ns=$((tl - t0)) \
+        'BEGIN { printf "%.0f", (ns > 0 ? t / hz * 100 / (ns / 1e9) : 0) }')
+    return $rc
+}
+
 
 RAW=$TMP/raw.txt # copied to $BUILD/net-raw.txt at the end
 : >"$RAW"
@@ -357,8 +378,8 @@ measure_echo() {
     fi
     [ "$err" = 0 ] || note "net.sh: warning: $w $rt: $err connection errors"
     per=$(awk -v c="$cpu" -v r="$req" 'BEGIN { printf "%.2f", c * 1e6 / r }')
-    note "  $w $rt [$rep/$REPS] rps=$rps p50_us=$p50 p99_us=$p99 cpu_us_per_req=$per errors=$err"
-    echo "$w $rt $rps $p50 $p99 $per" >>"$RAW"
+    note "  $w $rt [$rep/$REPS] cpu_us_per_req=$per rps=$rps p50_us=$p50 p99_us=$p99 loadgen_cpu_pct=$LOADGEN_PCT errors=$err"
+    echo "$w $rt $rps $p50 $p99 $per $LOADGEN_PCT" >>"$RAW"
 }
 
 # Latency as wrk prints it (e.g. 812.00us, 1.25ms, 2.00s) in microseconds.
@@ -391,8 +412,8 @@ measure_http() {
     [ -z "$errs" ] || note "net.sh: warning: http $rt:$errs"
     per=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v r="$req" \
         'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
-    note "  http $rt [$rep/$REPS] rps=$rps p99_us=$p99 cpu_us_per_req=$per"
-    echo "http $rt $rps - $p99 $per" >>"$RAW"
+    note "  http $rt [$rep/$REPS] cpu_us_per_req=$per rps=$rps p99_us=$p99 loadgen_cpu_pct=$LOADGEN_PCT"
+    echo "http $rt $rps - $p99 $per $LOADGEN_PCT" >>"$RAW"
 }
 
 # Other work on the machine skews every figure: say so when more than a tenth of a CPU is busy
@@ -460,19 +481,25 @@ column() {
     awk -v w="$1" -v r="$2" -v n="$3" '$1 == w && $2 == r { print $n }' "$RAW"
 }
 
+# limited PCT: " limited=loadgen" when the load generator's CPU was saturated
+limited() { awk -v p="$1" 'BEGIN { if (p >= 90) printf " limited=loadgen" }'; }
+
 for w in $echo_workloads; do
     for rt in $ECHO_RUNTIMES; do
         [ -n "$(column "$w" "$rt" 3)" ] || continue
-        printf 'RESULT %s %s rps=%.0f p50_us=%.1f p99_us=%.1f cpu_us_per_req=%.2f\n' "$w" "$rt" \
-            "$(column "$w" "$rt" 3 | median)" "$(column "$w" "$rt" 4 | median)" \
-            "$(column "$w" "$rt" 5 | median)" "$(column "$w" "$rt" 6 | median)"
+        pct=$(column "$w" "$rt" 7 | median)
+        printf 'RESULT %s %s cpu_us_per_req=%.2f rps=%.0f p50_us=%.1f p99_us=%.1f loadgen_cpu_pct=%.0f%s\n' \
+            "$w" "$rt" "$(column "$w" "$rt" 6 | median)" "$(column "$w" "$rt" 3 | median)" \
+            "$(column "$w" "$rt" 4 | median)" "$(column "$w" "$rt" 5 | median)" "$pct" \
+            "$(limited "$pct")"
     done
 done
 if [ "$run_http" = 1 ]; then
     for rt in $HTTP_RUNTIMES; do
         [ -n "$(column http "$rt" 3)" ] || continue
-        printf 'RESULT http %s rps=%.0f p99_us=%.1f cpu_us_per_req=%.2f\n' "$rt" \
-            "$(column http "$rt" 3 | median)" "$(column http "$rt" 5 | median)" \
-            "$(column http "$rt" 6 | median)"
+        pct=$(column http "$rt" 7 | median)
+        printf 'RESULT http %s cpu_us_per_req=%.2f rps=%.0f p99_us=%.1f loadgen_cpu_pct=%.0f%s\n' \
+            "$rt" "$(column http "$rt" 6 | median)" "$(column http "$rt" 3 | median)" \
+            "$(column http "$rt" 5 | median)" "$pct" "$(limited "$pct")"
     done
 fi

@@ -121,17 +121,45 @@ struct cask_config {
     /* signals (see "Signals"): SIGTERM cancels the main task, as sigint_cancels_main does for
      * SIGINT; with both, a second one of either ends the process */
     bool sigterm_cancels_main;
+    /* Tasks: memory after a peak and the guard gap. When the loop has nothing to run, free
+     * stacks and task structs that nobody used for idle_trim_after seconds are given back to
+     * the kernel (MADV_DONTNEED, munmap), except the idle_stacks_kept most recently used: a
+     * long-running server does not keep the memory of its highest concurrency ever. A stack
+     * given back costs a page fault again when a task next runs on it. */
+    size_t idle_stacks_kept; /* 0: 64 */
+    double idle_trim_after;  /* seconds; 0: 1.0; negative (or NaN): never give memory back */
+    size_t stack_guard_gap;  /* guard bytes below every stack, rounded up to pages; 0: 256 KiB
+                                (a frame wider than this may jump over it: build with
+                                -fstack-clash-protection, which cask.pc's Cflags carry) */
+    /* diagnostics (see "Diagnostics"); all off when zero */
+    FILE *diag_out;         /* where the reports below go; NULL: stderr */
+    int dump_signal;        /* this signal (e.g. SIGUSR1) dumps the task tree at the next
+                             * iteration; 0: none */
+    double stall_threshold; /* seconds: a watchdog thread reports a task step or callback
+                             * running longer, live, with its backtrace; 0: off (0.1 is good) */
+    bool detect_deadlocks;  /* when nothing can ever run again: report the wait-for cycles and
+                             * the task tree, then cancel the main task */
+    bool report_leftovers;  /* report the tasks still alive when main returns */
+    /* files: the I/O backend, "epoll" or "io_uring"; NULL or "" picks the default: the
+     * environment variable CASK_BACKEND if set, else io_uring when the library was built with
+     * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
+     * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
+    const char *backend;
 };
 
 /*
- * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task ("main"),
- * then cancels every task still running and waits for them, reports failures nobody looked
- * at, closes the loop and returns main's status. Task handles become invalid when it returns.
+ * asyncio.run(main(arg)): makes a loop on this thread, runs main as the first task (id 1,
+ * named "Task-1" as asyncio names it), then cancels every task still running and waits for
+ * them, reports failures nobody looked at, closes the loop and returns main's status. Task handles become invalid when it returns.
  * Returns main's status, or:
  *   -EBUSY   a loop is already running on this thread (asyncio's "cannot be called from a
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
- *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX.
+ *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
+ *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
+ *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
  * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
  * process cancels the main task at the loop's next iteration; a second one ends the process
@@ -153,6 +181,10 @@ struct cask_loop_stats {
     size_t stacks_mapped; /* stacks ever mapped (pooled ones included) */
     size_t stack_size;    /* default stack size of this loop */
     int guard_mode;       /* 2: MADV_GUARD_INSTALL, 1: mprotect (first 16384 stacks), 0: none */
+    size_t stacks_free;   /* pooled stacks no task holds */
+    size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
+    size_t task_structs;  /* task structs in memory (live and free) */
+    const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -387,8 +419,9 @@ int cask_shield_open(cask_scope *s);
  * is not the calling task's innermost open scope (closed twice, closed out of order). */
 int cask_scope_close(cask_scope *s, int status);
 /* timeout.reschedule(when): a new absolute deadline (INFINITY: none). An expired scope stays
- * expired. Returns 0, or -EINVAL (scope closed, when NaN), -ENOMEM (the timer heap could not
- * grow: the scope then has no deadline). */
+ * expired. Safe from any task or callback of the loop, not only the scope's own task (a reader
+ * task pushing back its connection's idle timeout, say). Returns 0, or -EINVAL (scope closed,
+ * when NaN), -ENOMEM (the timer heap could not grow: the scope then has no deadline). */
 int cask_scope_reschedule(cask_scope *s, double when);
 /* timeout.when(): the absolute deadline, INFINITY if none. A deadline in the past is reported
  * as given (cask_timeout_open(&sc, -11) gives cask_time() - 11 at the open), not as now. */
@@ -418,6 +451,102 @@ int cask_scope_cancel(cask_scope *s);
 CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
 /* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
 int cask_fd_forget(int fd);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * File operations that never block the loop. On the io_uring backend (see cask_config.backend
+ * and cask_loop_stats.backend) each call is a request on the loop's ring, submitted in one batch
+ * per loop iteration; elsewhere, and for the few calls the kernel's ring lacks (listing a
+ * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
+ * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
+ * to the ring or a thread only when the data is not cached; a task reading cached data yields
+ * to the loop after each 1 MiB, so the loop never stalls on it.
+ * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
+ * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
+ * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN
+ * (no worker thread could be started), and -ECANCELED.
+ *
+ * Cancellation (every call below is a cancellation point): -ECANCELED means the call had no
+ * effect. A call cancelled while its operation is already running (in the kernel or on a
+ * thread) asks it to stop (io_uring's async cancel; a queued thread job is dropped) and waits
+ * for it, so no buffer is touched after the call returns. If the operation had already taken
+ * effect, the call returns its normal result and the cancellation is delivered by the task's
+ * next cancellation point: a cancelled read or write returns the bytes it transferred (> 0),
+ * and the file position (for the calls at the position) has moved by exactly that count; a
+ * -ECANCELED read or write transferred nothing and left the position where it was. An open
+ * that completes after the cancel closes its fd and returns -ECANCELED. Directory and
+ * rename/unlink calls that completed return 0.
+ */
+struct stat;
+struct iovec;
+
+/* Opens path (open(2) flags and mode; O_CLOEXEC is added). Returns the fd (>= 0), or -EINVAL
+ * (path NULL), -ENOENT, -EACCES, -EISDIR, -EEXIST, -ENOTDIR, -EMFILE, ... */
+CASK_MUST_CHECK int cask_file_open(const char *path, int flags, unsigned mode);
+/* Closes fd (dropping any loop registration of it first). Not a cancellation point: the fd is
+ * closed whatever happens. Returns 0, -EBADF, -EIO (a deferred write error), or -EPERM. */
+int cask_file_close(int fd);
+/* read(2)/write(2) at the file position, which moves by the count. A read returns fewer bytes
+ * than asked only at end of file (0 there); a write writes all n unless an error stops it
+ * part-way (then the count so far), e.g. -EFBIG, -ENOSPC. n is capped at 0x7ffff000 (Linux's
+ * limit per call). -EINVAL: buf NULL with n > 0. -EBADF: fd not open (for reading/writing). */
+CASK_MUST_CHECK ssize_t cask_file_read(int fd, void *buf, size_t n);
+CASK_MUST_CHECK ssize_t cask_file_write(int fd, const void *buf, size_t n);
+/* The same at offset off (>= 0, else -EINVAL); the file position is not used or moved. */
+CASK_MUST_CHECK ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off);
+/* readv(2)/writev(2) at off, or at the file position when off is -1 (then it moves). Returns
+ * the count, which may be short for a read only at end of file. -EINVAL: iovcnt < 1 or
+ * > 1024, iov NULL, off < -1. */
+CASK_MUST_CHECK ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+/* fsync(2), fdatasync(2). 0 or -EBADF, -EIO, -EINVAL (fd does not support syncing). */
+int cask_file_fsync(int fd);
+int cask_file_fdatasync(int fd);
+/* fallocate(2) with its mode (0: allocate and extend). 0, or -EINVAL (off < 0, len <= 0),
+ * -EOPNOTSUPP, -ENOSPC, -EFBIG, -EBADF. */
+int cask_file_fallocate(int fd, int mode, int64_t off, int64_t len);
+/* ftruncate(2). 0, or -EINVAL (len < 0, fd not open for writing), -EFBIG, -EBADF. */
+int cask_file_truncate(int fd, int64_t len);
+/* stat(2) (following symlinks) and fstat(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES,
+ * -ENOTDIR, -EBADF. */
+int cask_file_stat(const char *path, struct stat *st);
+int cask_file_fstat(int fd, struct stat *st);
+/* rename(2), unlink(2), mkdir(2), rmdir(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES, -EISDIR,
+ * -ENOTDIR, -EEXIST, -ENOTEMPTY, -EXDEV, -EBUSY, ... */
+int cask_file_rename(const char *from, const char *to);
+int cask_file_unlink(const char *path);
+int cask_dir_make(const char *path, unsigned mode);
+int cask_dir_remove(const char *path);
+/* Lists a directory (without "." and ".."), sorted by name: *names gets an array of *count
+ * malloc'd strings, freed with cask_dir_list_free. 0, or -EINVAL (NULL), -ENOENT, -ENOTDIR,
+ * -EACCES, -ENOMEM; on error *names is NULL and *count 0. */
+int cask_dir_list(const char *path, char ***names, size_t *count);
+void cask_dir_list_free(char **names, size_t count);
+/* Reads a whole file into *data (malloc'd by the loop's allocator and NUL-terminated, free
+ * with cask_free), its length in *len. 0, or the errors of open/read, -EINVAL (NULL), -EFBIG
+ * (larger than SIZE_MAX/2), -ENOMEM; on error *data is NULL. -ECANCELED: nothing kept. */
+int cask_file_read_all(const char *path, char **data, size_t *len);
+/* Replaces path's contents atomically: writes a temporary file next to it (path + ".XXXXXX"),
+ * fsyncs it, renames it over path and fsyncs the directory, so a crash leaves the old or the
+ * new contents, never a mix. mode: the new file's permissions. 0, or the errors of
+ * open/write/fsync/rename, -EINVAL (NULL). On any error, including -ECANCELED before the
+ * rename, the temporary file is removed and path is untouched. Cancellation after the rename
+ * (during the directory fsync) returns -ECANCELED with the new contents in place, maybe not yet
+ * durable. */
+int cask_file_replace(const char *path, const void *data, size_t len, unsigned mode);
+/* Sends count bytes of file fd, from offset off, to the socket sock with sendfile(2) (no copy
+ * through user space; fd's position is not used or moved). Waits while the socket's buffer is
+ * full, and never blocks the loop on the disk: a chunk whose pages are not all cached is sent
+ * by a worker thread. Returns the count sent: count, fewer if the file ended first, or if an
+ * error or a cancellation came after some bytes were sent (the next call reports it). Errors
+ * when nothing was sent: -EPERM (not in a task), -EINVAL (off < 0, or fd cannot be sendfile's
+ * source), -EBADF, -EPIPE, -ECONNRESET, -EBUSY (another task waits to write on sock), -ENOMEM,
+ * -EAGAIN (no worker thread), -ECANCELED. SIGPIPE is ignored from the first call on. */
+CASK_MUST_CHECK ssize_t cask_sendfile(int sock, int fd, int64_t off, size_t count);
 
 /* == sections below are filled by the structured-concurrency, sync and io modules == */
 
@@ -954,6 +1083,49 @@ int cask_signal_poll(cask_signal *r);
 int cask_signal_close(cask_signal *r);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Diagnostics                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * What every task of the loop is doing, for people and for tools: `python -m asyncio pstree`
+ * with backtraces. Each task comes with its id, name, state, parent (the task that spawned
+ * it), where it was spawned (file:line of the spawn call), what it waits on in words ("lock
+ * 0x... held by task 3 'writer'", "join task 9 'fetch'", "sleep, 1.25 s left", "fd 12 read",
+ * "queue get, 3 waiting"), for how long (when cask_run's config turned a diagnostic on), and
+ * its backtrace: a walk of the parked task's own stack by frame pointers (cask is built with
+ * them; build your code with -fno-omit-frame-pointer too), symbolized to function and
+ * file:line with libdw when the library was built with it, else to exported function names
+ * (dladdr: link programs with -rdynamic). See docs/diagnostics.md and cask_config's
+ * diagnostics fields (dump signal, stall watchdog, deadlock detection, leftover tasks).
+ */
+enum {
+    CASK_DUMP_JSON = 1,         /* one JSON object instead of the indented text tree */
+    CASK_DUMP_NO_BACKTRACE = 2, /* leave out the backtraces (cheaper: no symbolization) */
+};
+/* Writes the task tree of this thread's loop to f. Returns the number of live tasks, or
+ * -EPERM (no loop on this thread), -EINVAL (f NULL, unknown flags). */
+int cask_dump_tree(FILE *f, int flags);
+/*
+ * The wait-for graph of this loop (task -> lock owner, joined or gathered task, group
+ * children, future or event waited on) and its cycles: each cycle is a deadlock, written to f
+ * (if not NULL) as "task 3 'a' waits for lock 0x... held by task 4 'b'; task 4 'b' joins
+ * task 3 'a'". With CASK_DUMP_JSON, one JSON object with every edge and every cycle.
+ * Returns the number of cycles found, or -EPERM (no loop), -EINVAL (unknown flags), -ENOMEM.
+ */
+int cask_find_deadlocks(FILE *f, int flags);
+/*
+ * Stores up to max return addresses of task t's stack in pcs, innermost first: where a
+ * parked (or ready, or running: the caller itself) task is. A task that has not run yet has
+ * none. Returns how many were stored, or -EINVAL (t NULL or ended, pcs NULL with max > 0),
+ * -EPERM (t belongs to another thread's loop).
+ */
+int cask_task_backtrace(const cask_task *t, void **pcs, int max);
+/* Writes a readable name for the code address pc into buf (at most n bytes, NUL-terminated):
+ * "function (file.c:42)" with libdw, "function+0x1c (module)" with dladdr, the address
+ * otherwise. Returns the length written. */
+size_t cask_symbolize(const void *pc, char *buf, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1116,7 +1288,11 @@ struct cask_stream_opts {
 CASK_MUST_CHECK int cask_open_connection(cask_stream **out, const char *host, uint16_t port);
 CASK_MUST_CHECK int cask_open_unix_connection(cask_stream **out, const char *path);
 /* Makes a stream over fd, which it owns from now on (unless opts->borrow) and sets
- * non-blocking. Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
+ * non-blocking. Over a regular file or a block device, reads and writes go through the file
+ * calls (section "Files": io_uring or worker threads, at the file position) and never block the
+ * loop; sockets, pipes, FIFOs, ttys and character devices wait for readiness. stdin and stdout
+ * work either way (cask_stream_open(&in, 0, &(struct cask_stream_opts){.borrow = true})).
+ * Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
 CASK_MUST_CHECK int cask_stream_open(cask_stream **out, int fd,
                                      const struct cask_stream_opts *opts);
 /* The stream's fd (-1 once closed). */
@@ -1202,8 +1378,9 @@ struct cask_server_opts {
 
 /*
  * Starts serving on host:port (as cask_tcp_listen) or on a Unix socket path; accepting runs in
- * a task of its own. Returns 0 with *out set, or the errors of cask_tcp_listen /
- * cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
+ * a task of its own. Every accepted TCP connection gets TCP_NODELAY (as asyncio does: small
+ * writes go out at once, not after Nagle's delay). Returns 0 with *out set, or the errors of
+ * cask_tcp_listen / cask_unix_listen, -ENOMEM, -EINVAL (out or handler NULL).
  */
 CASK_MUST_CHECK int cask_start_server(cask_server **out, const char *host, uint16_t port,
                                       cask_conn_fn handler, void *arg,

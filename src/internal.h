@@ -81,12 +81,24 @@ struct cask__stack {
     char *lo;
     char *hi;
 };
-int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, bool guard);
+/* gap: guard bytes below each slot (0: none), from cask__stack_gap. */
+int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap);
 void cask__stack_pool_free(struct cask__stack_pool *p);
 int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s);
 void cask__stack_put(struct cask__stack_pool *p, const struct cask__stack *s);
+/* Gives back to the kernel the pages of free slots beyond the keep warmest that nobody took
+ * since the previous trim; returns how many slots it gave back. */
+size_t cask__stack_pool_trim(struct cask__stack_pool *p, size_t keep);
+bool cask__stack_pool_trimmable(const struct cask__stack_pool *p, size_t keep);
 size_t cask__stack_pool_size(const struct cask__stack_pool *p);
 size_t cask__stack_pool_mapped(const struct cask__stack_pool *p);
+size_t cask__stack_pool_free_count(const struct cask__stack_pool *p);
+size_t cask__stack_pool_resident_free(const struct cask__stack_pool *p);
+size_t cask__stack_pool_trimmed(const struct cask__stack_pool *p);
+/* The guard gap for a requested size (0: the default, CASK__STACK_GAP_DEFAULT). */
+#define CASK__STACK_GAP_DEFAULT (256u * 1024)
+#define CASK__STACK_GAP_MAX (64u << 20)
+size_t cask__stack_gap(size_t asked);
 int cask__stack_guard_mode(void);
 /* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
 void cask__stack_install_overflow_handler(void);
@@ -239,12 +251,18 @@ struct cask_loop {
     struct cask_future *futures;    /* live futures, for the report at close */
     void *handle_slabs;
     size_t stack_size;
-    bool stack_guard;
+    size_t stack_gap; /* guard bytes below each stack, 0: none */
     struct cask__stack_pool *pools[4];
+    /* memory after a peak (loop.c trims when idle; task.c, ctx/stack.c give back) */
+    size_t idle_kept;    /* free stacks and task structs kept resident */
+    uint64_t trim_after; /* ns; CASK__NEVER: never trim */
+    uint64_t trim_at;    /* real-clock ns of the next trim */
+    size_t task_slots;   /* task structs in slabs */
+    size_t task_trim_seen; /* free structs at the last walk that found no empty slab */
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
-    int nwatch; /* fds with a parked waiter */
+    int nwatch; /* fds with a parked waiter, and file operations in flight on the ring */
     cask_handle *handle_free;
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
@@ -257,6 +275,14 @@ struct cask_loop {
     void (*ext_close[4])(cask_loop *l, void *p);
     /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
     void *sig;
+    /* diagnostics (debug/): their state when cask_run's config turned any on, else NULL;
+     * the return address of the spawn call in progress; callbacks run and "blocked in the
+     * poller" (both read by the stall watchdog thread, relaxed atomics); to_thread jobs out */
+    struct cask__diag *diag;
+    void *spawn_site;
+    uint64_t callbacks;
+    int in_poll;
+    uint32_t jobs_out;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -327,7 +353,13 @@ struct cask_task {
     void *group;                   /* owned by core/group.c */
     void (*on_done)(cask_task *t); /* called when the task ends, before joiners wake */
     cask_task *group_next, *group_prev;
+    /* diagnostics (debug/): the spawn call's return address, the spawning task's id (0: none),
+     * when it parked (ns; set only while diagnostics are on) */
+    void *spawn_site;
+    uint64_t parent_id;
+    uint64_t park_ns;
     char name[32];
+    void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
 
 /* The running task, or NULL (outside tasks, in callbacks). */
@@ -338,6 +370,11 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
 /* cask_join; shielded: a cancelled caller returns -ECANCELED at once and c runs on untouched
  * (asyncio.shield) instead of being cancelled and waited for. */
 int cask__join(cask_task *c, bool shielded);
+/* Gives back to the kernel the task slabs that are wholly free, beyond keep free structs;
+ * returns how many structs it gave back. */
+size_t cask__tasks_trim(cask_loop *l, size_t keep);
+/* True if cask__tasks_trim(l, keep) might give something back. */
+bool cask__tasks_trimmable(const cask_loop *l, size_t keep);
 /* Frees every task at loop close, reporting failures nobody read. */
 void cask__tasks_close(cask_loop *l);
 /* Runs a task from the scheduler until it parks or ends. */
@@ -373,9 +410,39 @@ int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, 
 void cask__signals_drain(cask_loop *l);
 int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
 void cask__signals_close(cask_loop *l);
-/* fd readiness from the backend (io/fd.c). */
+/* Diagnostics (debug/): set up and torn down by cask_run; a loop with nothing it could ever
+ * run again (checks for deadlocks); tasks left when main returned; symbolization. */
+struct cask__diag;
+int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
+void cask__diag_stop(cask_loop *l);
+void cask__diag_idle(cask_loop *l);
+void cask__diag_leftovers(cask_loop *l);
+/* Prints the running task's backtrace to f (fatal misuse reports); nothing outside tasks. */
+void cask__diag_fatal_backtrace(FILE *f);
+/* A readable name for a code address: "func+0x12 (file.c:42)" or "0x... (lib.so)".
+ * Thread-safe; returns the length written. */
+size_t cask__symbolize(const void *pc, bool return_address, char *buf, size_t n);
+/* The frames of a parked task (from its saved context) or of the running code (from fp/pc),
+ * walking frame pointers within [lo, hi). Returns how many pcs were stored. */
+int cask__frames_parked(const struct cask__ctx *c, const void *lo, const void *hi, void **pcs,
+                        int max);
+int cask__frames_from(void *fp, void *pc, const void *lo, const void *hi, void **pcs, int max);
+/* The same from a signal handler's ucontext (the first pc is the interrupted instruction). */
+int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void **pcs, int max);
+/* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
+ * a task runnable (the receiver except, the diagnostics' own, does not count). */
+bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
+/* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
+/* cask_wait_fd for self once the arguments were checked. */
+int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
+/* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
+void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
+ * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
+ * waits for it and gets fn's return value (the cancellation stays pending). */
+int cask__to_thread_wait(cask_fn fn, void *arg);
 /* Reports a failed task whose status nobody read. */
 void cask__report_unretrieved(const char *what, const char *name, int status);
 /* Scope timer/cancel plumbing (core/scope.c). */

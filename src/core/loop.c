@@ -156,6 +156,7 @@ void cask__handle_run(cask_loop *l, cask_handle *h)
 {
     if (h->state != H_CANCELLED) {
         h->state = H_DONE;
+        __atomic_store_n(&l->callbacks, l->callbacks + 1, __ATOMIC_RELAXED); /* stall watchdog */
         h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
     }
     h->loop_ref = 0;
@@ -343,8 +344,13 @@ static void boundary(cask_loop *l, uint64_t timeout)
 {
     /* with work ready, poll only while tasks wait on fds or another thread (or a signal)
      * has queued something */
-    if (timeout != 0 || l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE))
+    if (timeout != 0) { /* blocking: the stall watchdog must not count this as a stall */
+        __atomic_store_n(&l->in_poll, 1, __ATOMIC_RELAXED);
         cask__poll_wait(l->poll, timeout, on_ready, l);
+        __atomic_store_n(&l->in_poll, 0, __ATOMIC_RELAXED);
+    } else if (l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE)) {
+        cask__poll_wait(l->poll, 0, on_ready, l);
+    }
     if (l->timers.n) {
         uint64_t now = cask__loop_now(l);
         struct cask__timer *t;
@@ -379,11 +385,41 @@ struct cask__ctx *cask__next(cask_loop *l)
             continue; /* it ended without running */
         t->state = CASK__T_RUNNING;
         l->current = t;
-        l->switches++;
+        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* stall watchdog */
         return &t->ctx;
     }
     l->current = NULL;
     return &l->sched;
+}
+
+/* ---- memory after a peak ---- */
+
+static bool trim_wanted(cask_loop *l)
+{
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        if (l->pools[i] && cask__stack_pool_trimmable(l->pools[i], l->idle_kept))
+            return true;
+    return cask__tasks_trimmable(l, l->idle_kept);
+}
+
+/* The loop is about to wait up to timeout ns: trims when the interval is over, and returns
+ * how long it may wait so that memory left to give back is given back in time. */
+static uint64_t idle_trim(cask_loop *l, uint64_t timeout)
+{
+    if (l->trim_after == CASK__NEVER || !trim_wanted(l))
+        return timeout;
+    uint64_t now = cask__clock_ns();
+    if (now >= l->trim_at) {
+        for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+            if (l->pools[i])
+                cask__stack_pool_trim(l->pools[i], l->idle_kept);
+        cask__tasks_trim(l, l->idle_kept);
+        l->trim_at = now + l->trim_after;
+        if (!trim_wanted(l))
+            return timeout;
+    }
+    uint64_t wait = (l->trim_at - now + 999999) / 1000000 * 1000000;
+    return wait < timeout ? wait : timeout;
 }
 
 static void run_once(cask_loop *l)
@@ -393,6 +429,11 @@ static void run_once(cask_loop *l)
         struct cask__timer *t = cask__heap_top(&l->timers);
         if (!t) {
             timeout = CASK__NEVER;
+            if (CASK__UNLIKELY(l->diag != NULL) && l->nwatch == 0) {
+                cask__diag_idle(l); /* maybe nothing can ever run again: a deadlock */
+                if (l->ready_head) /* it cancelled main */
+                    timeout = 0;
+            }
         } else {
             uint64_t now = cask__loop_now(l);
             timeout = t->when > now ? t->when - now : 0;
@@ -408,6 +449,8 @@ static void run_once(cask_loop *l)
                 l->vnow = t->when;
             timeout = 0;
         }
+        if (timeout)
+            timeout = idle_trim(l, timeout);
     }
     if (!l->snap_head)
         boundary(l, timeout);
@@ -433,7 +476,7 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!l->ts_mutex)
         goto out_free_loop;
     pthread_mutex_init(l->ts_mutex, NULL);
-    rc = cask__poll_open(&l->poll);
+    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL);
     if (rc)
         goto out_free_mutex;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -449,7 +492,13 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!(cfg && cfg->stack_size))
         l->stack_size = 4 * CASK_STACK_DEFAULT;
 #endif
-    l->stack_guard = !(cfg && cfg->no_stack_guard);
+    l->stack_gap = cfg && cfg->no_stack_guard ? 0 : cask__stack_gap(cfg ? cfg->stack_guard_gap : 0);
+    l->idle_kept = cfg && cfg->idle_stacks_kept ? cfg->idle_stacks_kept : 64;
+    l->trim_after = 1000000000u;
+    if (cfg && cfg->idle_trim_after != 0)
+        l->trim_after = cfg->idle_trim_after > 0 ? cask__seconds_to_ns(cfg->idle_trim_after)
+                                                 : CASK__NEVER;
+    l->trim_at = cask__clock_ns() + (l->trim_after == CASK__NEVER ? 0 : l->trim_after);
     l->virtual_clock = cfg && cfg->virtual_clock;
     l->eager = cfg && cfg->eager_tasks;
     l->vnow = cask__clock_ns();
@@ -490,6 +539,7 @@ static void loop_close(cask_loop *l)
             cask__free(r);
         r = next;
     }
+    cask__diag_stop(l);
     cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
@@ -525,7 +575,14 @@ int cask_loop_stats(struct cask_loop_stats *out)
         if (l->pools[i])
             out->stacks_mapped += cask__stack_pool_mapped(l->pools[i]);
     out->stack_size = l->stack_size;
-    out->guard_mode = l->stack_guard ? cask__stack_guard_mode() : 0;
+    out->guard_mode = l->stack_gap ? cask__stack_guard_mode() : 0;
+    for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
+        if (l->pools[i]) {
+            out->stacks_free += cask__stack_pool_free_count(l->pools[i]);
+            out->stacks_free_resident += cask__stack_pool_resident_free(l->pools[i]);
+        }
+    out->task_structs = l->task_slots;
+    out->backend = cask__poll_name(l->poll);
     return 0;
 }
 
@@ -536,6 +593,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     if (cask__loop)
         return -EBUSY;
     if (!main || (cfg && cfg->stack_size && (cfg->stack_size < CASK_STACK_MIN || cfg->stack_size > CASK_STACK_MAX)))
+        return -EINVAL;
+    if (cfg && cfg->stack_guard_gap > CASK__STACK_GAP_MAX)
         return -EINVAL;
     cask_loop *l = NULL;
     int rc = loop_open(&l, cfg);
@@ -557,6 +616,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     if (cfg && cfg->sigterm_cancels_main)
         cancel_sigs |= (uint64_t)1 << (SIGTERM - 1);
     rc = cask__signals_cancel_main(l, cancel_sigs);
+    if (rc == 0)
+        rc = cask__diag_start(l, cfg);
     if (rc) {
         cask_cancel(m); /* never started: ends without running */
         while (l->all_head)
@@ -568,6 +629,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     }
     while (!cask_task_done(m))
         run_once(l);
+    if (CASK__UNLIKELY(l->diag != NULL))
+        cask__diag_leftovers(l);
     /* asyncio.run: cancel what is left and let it unwind */
     for (cask_task *t = l->all_head; t; t = t->all_next)
         cask_cancel(t);
@@ -630,6 +693,7 @@ static int sleep_ns(cask_loop *l, uint64_t when)
     struct sleeper s;
     cask__waiter_init(&s.w, "sleep", NULL);
     s.w.on_cancel = sleep_cancel;
+    s.w.data = &s.tm; /* diagnostics: the time left */
     s.tm.index = 0;
     if (cask__cancelled(l->current))
         return cask__cancel_now(l->current);

@@ -8,6 +8,7 @@
 #include "../internal.h"
 
 #include <inttypes.h>
+#include <sys/mman.h>
 
 /* ---- stacks per size class ---- */
 
@@ -20,7 +21,7 @@ static int pool_for(cask_loop *l, size_t size, uint8_t *index)
             return 0;
         }
         if (!l->pools[i]) {
-            int rc = cask__stack_pool_new(&l->pools[i], size, l->stack_guard);
+            int rc = cask__stack_pool_new(&l->pools[i], size, l->stack_gap);
             if (rc)
                 return rc;
             *index = i;
@@ -98,13 +99,16 @@ static void report_if_unread(cask_task *t)
  * Task structs come from slabs recycled through a free list; a task gets its stack only when
  * it first runs and gives it back as soon as it ends, so tasks spawned and finished in one go
  * share a handful of stacks, and an ended task whose handle is still held costs its struct
- * only.
+ * only. A slab is its own mapping (its header comes from the allocation hook), so a slab whose
+ * structs are all free can be given back after a peak (cask__tasks_trim).
  */
-#define TASK_SLAB 64
+#define TASK_SLAB 256
 struct task_slab {
-    struct task_slab *next;
-    cask_task t[TASK_SLAB];
+    struct task_slab *next, *prev;
+    cask_task *t; /* TASK_SLAB structs */
+    size_t free_seen;
 };
+#define SLAB_BYTES ((TASK_SLAB * sizeof(cask_task) + 4095) & ~(size_t)4095)
 
 static cask_task *struct_alloc(cask_loop *l)
 {
@@ -113,9 +117,21 @@ static cask_task *struct_alloc(cask_loop *l)
         struct task_slab *s = cask__malloc(sizeof *s);
         if (!s)
             return NULL;
+        void *m = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (m == MAP_FAILED) {
+            cask__free(s);
+            return NULL;
+        }
+        s->t = m;
+        s->prev = NULL;
         s->next = l->task_slabs;
+        if (s->next)
+            s->next->prev = s;
         l->task_slabs = s;
+        l->task_slots += TASK_SLAB;
         for (int i = TASK_SLAB - 1; i >= 0; i--) {
+            s->t[i].slab = s;
             s->t[i].run.next = (struct cask__runnable *)l->task_free;
             l->task_free = &s->t[i];
         }
@@ -131,6 +147,63 @@ static void struct_free(cask_loop *l, cask_task *t)
     t->state = CASK__T_DONE;
     t->run.next = (struct cask__runnable *)l->task_free;
     l->task_free = t;
+}
+
+static void slab_free(struct task_slab *s)
+{
+    munmap(s->t, SLAB_BYTES);
+    cask__free(s);
+}
+
+bool cask__tasks_trimmable(const cask_loop *l, size_t keep)
+{
+    size_t nfree = l->task_slots - l->tasks_live;
+    return nfree >= keep + TASK_SLAB && nfree != l->task_trim_seen;
+}
+
+size_t cask__tasks_trim(cask_loop *l, size_t keep)
+{
+    if (!cask__tasks_trimmable(l, keep))
+        return 0;
+    size_t nfree = l->task_slots - l->tasks_live;
+    size_t can = (nfree - keep) / TASK_SLAB, doomed = 0;
+    struct task_slab *s;
+    for (s = l->task_slabs; s; s = s->next)
+        s->free_seen = 0;
+    for (cask_task *t = l->task_free; t; t = (cask_task *)t->run.next)
+        ((struct task_slab *)t->slab)->free_seen++;
+    for (s = l->task_slabs; s && doomed < can; s = s->next)
+        if (s->free_seen == TASK_SLAB) {
+            s->free_seen = SIZE_MAX; /* give it back */
+            doomed++;
+        }
+    if (!doomed) {
+        l->task_trim_seen = nfree; /* no slab wholly free: look again when the count moves */
+        return 0;
+    }
+    cask_task **link = &l->task_free; /* the free list without the doomed slabs' structs */
+    for (cask_task *t = l->task_free; t; t = (cask_task *)t->run.next)
+        if (((struct task_slab *)t->slab)->free_seen != SIZE_MAX) {
+            *link = t;
+            link = (cask_task **)&t->run.next;
+        }
+    *link = NULL;
+    for (s = l->task_slabs; s;) {
+        struct task_slab *next = s->next;
+        if (s->free_seen == SIZE_MAX) {
+            if (s->prev)
+                s->prev->next = s->next;
+            else
+                l->task_slabs = s->next;
+            if (s->next)
+                s->next->prev = s->prev;
+            l->task_slots -= TASK_SLAB;
+            slab_free(s);
+        }
+        s = next;
+    }
+    l->task_trim_seen = 0;
+    return doomed * TASK_SLAB;
 }
 
 void cask__reap_dead(cask_loop *l)
@@ -220,19 +293,25 @@ void cask__task_run(cask_loop *l, cask_task *t)
         return;
     t->state = CASK__T_RUNNING;
     l->current = t;
-    l->switches++;
+    __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog reads it */
     cask__ctx_switch(&l->sched, &t->ctx, 0);
     l->current = NULL; /* whichever task switched back here chose the scheduler */
     cask__reap(l);
 }
 
+/* The spawn site (for diagnostics) is the public call's return address, symbolized only when
+ * a report needs it. */
 int cask_spawn(cask_task **out, cask_fn fn, void *arg)
 {
-    return cask_spawn_with(out, fn, arg, NULL);
+    if (CASK__LIKELY(cask__loop != NULL))
+        cask__loop->spawn_site = __builtin_return_address(0);
+    return cask__spawn(out, fn, arg, NULL, NULL, NULL);
 }
 
 int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
 {
+    if (CASK__LIKELY(cask__loop != NULL))
+        cask__loop->spawn_site = __builtin_return_address(0);
     return cask__spawn(out, fn, arg, o, NULL, NULL);
 }
 
@@ -270,6 +349,9 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     t->fn = fn;
     t->arg = arg;
     t->id = l->next_task_id++;
+    t->spawn_site = l->spawn_site;
+    l->spawn_site = NULL;
+    t->parent_id = l->current ? l->current->id : 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
     bool eager = (o && o->eager) || l->eager;
@@ -296,7 +378,7 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
         t->back = from;
         t->state = CASK__T_RUNNING;
         l->current = t;
-        l->switches++;
+        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
         cask__ctx_switch(from, &t->ctx, 0);
         l->current = self;
         cask__reap(l);
@@ -480,9 +562,10 @@ void cask__tasks_close(cask_loop *l)
     struct task_slab *s = l->task_slabs;
     while (s) {
         struct task_slab *next = s->next;
-        cask__free(s);
+        slab_free(s);
         s = next;
     }
+    l->task_slots = 0;
     l->task_slabs = NULL;
     l->task_free = NULL;
 }

@@ -1,10 +1,12 @@
 /*
  * stack.c: task stacks. Stacks are slots carved out of large anonymous mappings (chunks) and
- * recycled through a free list, so a spawn normally costs no system call. The lowest page of
- * every slot is a guard page: with MADV_GUARD_INSTALL (Linux 6.13+) guards cost no memory-map
+ * recycled through an array of free slots, so a spawn normally costs no system call. Below
+ * every slot lies a guard gap: with MADV_GUARD_INSTALL (Linux 6.13+) guards cost no memory-map
  * entries, so a million stacks fit under vm.max_map_count; on older kernels the first 16,384
- * stacks get an mprotect'd guard and later ones none (documented in docs/design.md). A SIGSEGV
- * handler on an alternate stack names the task whose guard page was hit.
+ * stacks get an mprotect'd gap and later ones none (documented in docs/design.md). Free slots
+ * that stayed unused for a whole trim interval are given back to the kernel (MADV_DONTNEED).
+ * A SIGSEGV handler on an alternate stack names the task that ran off its stack, whether the
+ * fault hit its own gap or anywhere else in the arena.
  */
 #define _GNU_SOURCE
 #include "../internal.h"
@@ -16,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #if __has_include(<valgrind/valgrind.h>) && !defined(CASK_NO_VALGRIND)
@@ -36,6 +39,7 @@
 #define PAGE 4096u
 #define CHUNK_BYTES (4u << 20)
 #define MPROTECT_GUARD_LIMIT 16384
+#define IOV_BATCH 64 /* iovecs on the stack: new_chunk may run on a task's stack */
 
 struct chunk {
     struct chunk *next;
@@ -48,18 +52,31 @@ struct chunk {
 #endif
 };
 
+/*
+ * A slot is [gap][usable]: the guard gap below, then size - PAGE usable bytes (the size asked
+ * for counts one guard page, as it always has). Free slots are kept in an array by their top
+ * address, most recently freed last: a spawn takes the warmest. free[0, clean) were given back
+ * to the kernel; low is the fewest free slots seen since the last trim, so free[0, low) have
+ * not been used for a whole trim interval.
+ */
 struct cask__stack_pool {
-    size_t size; /* slot size, guard page included */
-    bool guard;
+    size_t size;   /* the stack size asked for (usable bytes + one page) */
+    size_t gap;    /* guard bytes below each slot; 0: none */
+    size_t stride; /* distance between slots */
     struct chunk *chunks;
-    char *free_top; /* free list of slots, linked through their top word */
-    size_t nfree, mapped;
+    char **free;
+    size_t nfree, cap, clean, low;
+    size_t mapped, trimmed;
+    struct cask__stack_pool *thread_next; /* this thread's pools, for the fault handler */
 };
 
 /* 2: MADV_GUARD_INSTALL works, 1: mprotect guards, 0: none; -1 not probed yet. */
 static atomic_int guard_mode = -1;
 static atomic_int mprotect_guards;
 static atomic_int self_pidfd = -1;
+/* 1: process_madvise takes MADV_DONTNEED for this process (Linux 6.13+), 0: use madvise. */
+static atomic_int batch_dontneed = -1;
+static __thread struct cask__stack_pool *thread_pools;
 
 int cask__stack_guard_mode(void)
 {
@@ -83,24 +100,24 @@ static int get_pidfd(void)
     return fd;
 }
 
-/* Installs the guard page at the bottom of every slot of c. */
+/* Installs the guard gap at the bottom of every slot of c. */
 static void install_guards(struct cask__stack_pool *p, struct chunk *c)
 {
     int mode = atomic_load(&guard_mode);
     if (mode == -1 || mode == 2) {
-        /* one process_madvise call per 128 slots */
-        struct iovec iov[128];
+        /* one process_madvise call per IOV_BATCH slots */
+        struct iovec iov[IOV_BATCH];
         unsigned done = 0;
         bool ok = true;
         int pidfd = get_pidfd();
         while (ok && done < c->nslots && pidfd >= 0) {
             unsigned n = 0;
-            for (; n < 128 && done + n < c->nslots; n++) {
-                iov[n].iov_base = c->base + (size_t)(done + n) * p->size;
-                iov[n].iov_len = PAGE;
+            for (; n < IOV_BATCH && done + n < c->nslots; n++) {
+                iov[n].iov_base = c->base + (size_t)(done + n) * p->stride;
+                iov[n].iov_len = p->gap;
             }
             long r = syscall(SYS_process_madvise, pidfd, iov, n, MADV_GUARD_INSTALL, 0);
-            if (r != (long)n * PAGE)
+            if (r != (long)(n * p->gap))
                 ok = false;
             else
                 done += n;
@@ -119,18 +136,30 @@ static void install_guards(struct cask__stack_pool *p, struct chunk *c)
             atomic_store(&guard_mode, 0);
             return;
         }
-        if (mprotect(c->base + (size_t)i * p->size, PAGE, PROT_NONE) != 0)
+        if (mprotect(c->base + (size_t)i * p->stride, p->gap, PROT_NONE) != 0)
             return;
     }
 }
 
-int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, bool guard)
+size_t cask__stack_gap(size_t asked)
+{
+    if (asked)
+        return (asked + PAGE - 1) & ~(size_t)(PAGE - 1);
+    /* guard markers cost no memory of their own, only page-table entries: a gap wider than
+     * any likely frame where they exist; an mprotect'd gap costs nothing but address space */
+    return CASK__STACK_GAP_DEFAULT;
+}
+
+int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap)
 {
     struct cask__stack_pool *p = cask__calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
     p->size = (size + PAGE - 1) & ~(size_t)(PAGE - 1);
-    p->guard = guard;
+    p->gap = (gap + PAGE - 1) & ~(size_t)(PAGE - 1);
+    p->stride = p->size - PAGE + p->gap;
+    p->thread_next = thread_pools;
+    thread_pools = p;
     *out = p;
     return 0;
 }
@@ -139,6 +168,11 @@ void cask__stack_pool_free(struct cask__stack_pool *p)
 {
     if (!p)
         return;
+    for (struct cask__stack_pool **pp = &thread_pools; *pp; pp = &(*pp)->thread_next)
+        if (*pp == p) {
+            *pp = p->thread_next;
+            break;
+        }
     struct chunk *c = p->chunks;
     while (c) {
         struct chunk *next = c->next;
@@ -150,13 +184,31 @@ void cask__stack_pool_free(struct cask__stack_pool *p)
         cask__free(c);
         c = next;
     }
+    if (p->free)
+        munmap(p->free, p->cap * sizeof(char *));
     cask__free(p);
 }
 
 static int new_chunk(struct cask__stack_pool *p)
 {
-    unsigned nslots = p->size >= CHUNK_BYTES ? 1 : (unsigned)(CHUNK_BYTES / p->size);
-    size_t len = (size_t)nslots * p->size;
+    size_t want = CHUNK_BYTES > 16 * p->stride ? CHUNK_BYTES : 16 * p->stride;
+    unsigned nslots = (unsigned)(want / p->stride);
+    size_t len = (size_t)nslots * p->stride;
+    if (p->cap < p->mapped + nslots) {
+        /* the free array holds every slot, so a put never fails; it is mapped, not
+         * allocated, and grows by mremap (the pages it never reaches cost nothing) */
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        while (cap < p->mapped + nslots)
+            cap *= 2;
+        void *f = p->free ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
+                                   MREMAP_MAYMOVE)
+                          : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (f == MAP_FAILED)
+            return -ENOMEM;
+        p->free = f;
+        p->cap = cap;
+    }
     struct chunk *c;
 #ifdef CASK__VALGRIND
     c = cask__malloc(sizeof *c + nslots * sizeof(unsigned));
@@ -177,19 +229,21 @@ static int new_chunk(struct cask__stack_pool *p)
     c->used = 0;
     c->next = p->chunks;
     p->chunks = c;
-    if (p->guard)
+    if (p->gap)
         install_guards(p, c);
     return 0;
 }
 
 int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s)
 {
-    char *slot;
-    if (p->free_top) {
-        char *top = p->free_top;
-        p->free_top = *(char **)(top - sizeof(char *));
-        p->nfree--;
-        slot = top - p->size;
+    char *top;
+    if (CASK__LIKELY(p->nfree)) {
+        top = p->free[--p->nfree];
+        if (CASK__UNLIKELY(p->nfree < p->low)) {
+            p->low = p->nfree;
+            if (p->nfree < p->clean)
+                p->clean = p->nfree;
+        }
     } else {
         struct chunk *c = p->chunks;
         if (!c || c->used == c->nslots) {
@@ -198,27 +252,79 @@ int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s)
                 return rc;
             c = p->chunks;
         }
-        slot = c->base + (size_t)c->used * p->size;
+        char *slot = c->base + (size_t)c->used * p->stride;
+        top = slot + p->stride;
 #ifdef CASK__VALGRIND
-        c->vg_ids[c->used] = VALGRIND_STACK_REGISTER(slot + PAGE, slot + p->size);
+        c->vg_ids[c->used] = VALGRIND_STACK_REGISTER(slot + p->gap, top);
 #endif
         c->used++;
         p->mapped++;
     }
-    s->lo = slot + PAGE;
-    s->hi = slot + p->size;
+    s->lo = top - (p->size - PAGE);
+    s->hi = top;
     return 0;
 }
 
 void cask__stack_put(struct cask__stack_pool *p, const struct cask__stack *s)
 {
-    *(char **)(s->hi - sizeof(char *)) = p->free_top;
-    p->free_top = s->hi;
-    p->nfree++;
+    p->free[p->nfree++] = s->hi;
+}
+
+/* Gives the pages of free[from, to) back to the kernel (their guards stay). */
+static void release(struct cask__stack_pool *p, size_t from, size_t to)
+{
+    size_t usable = p->size - PAGE;
+    if (atomic_load(&batch_dontneed) != 0) {
+        int pidfd = get_pidfd();
+        struct iovec iov[IOV_BATCH];
+        while (from < to && pidfd >= 0) {
+            unsigned n = 0;
+            for (; n < IOV_BATCH && from + n < to; n++) {
+                iov[n].iov_base = p->free[from + n] - usable;
+                iov[n].iov_len = usable;
+            }
+            long r = syscall(SYS_process_madvise, pidfd, iov, n, MADV_DONTNEED, 0);
+            if (r != (long)(n * usable))
+                break;
+            atomic_store(&batch_dontneed, 1);
+            from += n;
+        }
+        if (from < to)
+            atomic_store(&batch_dontneed, 0);
+    }
+    for (; from < to; from++)
+        madvise(p->free[from] - usable, usable, MADV_DONTNEED);
+}
+
+size_t cask__stack_pool_trim(struct cask__stack_pool *p, size_t keep)
+{
+    size_t end = p->nfree > keep ? p->nfree - keep : 0;
+    if (end > p->low)
+        end = p->low; /* only slots nobody took since the last trim */
+    size_t n = 0;
+    if (end > p->clean) {
+        n = end - p->clean;
+        release(p, p->clean, end);
+        p->clean = end;
+        p->trimmed += n;
+    }
+    p->low = p->nfree;
+    return n;
+}
+
+bool cask__stack_pool_trimmable(const struct cask__stack_pool *p, size_t keep)
+{
+    return p->nfree > keep && p->nfree - keep > p->clean;
 }
 
 size_t cask__stack_pool_size(const struct cask__stack_pool *p) { return p->size; }
 size_t cask__stack_pool_mapped(const struct cask__stack_pool *p) { return p->mapped; }
+size_t cask__stack_pool_free_count(const struct cask__stack_pool *p) { return p->nfree; }
+size_t cask__stack_pool_resident_free(const struct cask__stack_pool *p)
+{
+    return p->nfree - p->clean;
+}
+size_t cask__stack_pool_trimmed(const struct cask__stack_pool *p) { return p->trimmed; }
 
 /* ---- overflow reporting ---- */
 
@@ -244,20 +350,67 @@ static void put_num(char *buf, size_t *n, size_t cap, size_t v)
         buf[(*n)++] = tmp[--k];
 }
 
+/* The stack pointer of the interrupted context. */
+static char *fault_sp(void *uctx)
+{
+    ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (char *)(uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#else
+    return (char *)(uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
+
+/* The pool of this thread whose arena holds addr, or NULL. */
+static const struct cask__stack_pool *arena_of(const char *addr)
+{
+    for (const struct cask__stack_pool *p = thread_pools; p; p = p->thread_next)
+        for (const struct chunk *c = p->chunks; c; c = c->next)
+            if (addr >= c->base && addr < c->base + c->len)
+                return p;
+    return NULL;
+}
+
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
     cask_loop *l = cask__loop;
     cask_task *t = l ? l->current : NULL;
     char *addr = info->si_addr;
-    if (t && addr < t->stack.lo && addr >= t->stack.lo - PAGE) {
-        char msg[160];
+    char *sp = fault_sp(uctx);
+    /* A task ran off the bottom of its stack: the fault is in its guard gap, or a frame wider
+     * than the gap reached into the arena below (the stack pointer is below the stack), or
+     * the fault is anywhere in the arena while the stack pointer is below this stack. */
+    bool in_arena = arena_of(addr) != NULL;
+    bool below = t && t->stack.lo && (addr < t->stack.lo || sp < t->stack.lo) &&
+                 (in_arena || arena_of(sp) || addr >= t->stack.lo - PAGE);
+    if (below || (t && in_arena)) {
+        char msg[256];
         size_t n = 0;
         put_str(msg, &n, sizeof msg, "cask: task '");
-        put_str(msg, &n, sizeof msg, t->name);
-        put_str(msg, &n, sizeof msg, "' overflowed its ");
-        put_num(msg, &n, sizeof msg, (size_t)(t->stack.hi - t->stack.lo) + PAGE);
-        put_str(msg, &n, sizeof msg, "-byte stack\n");
+        if (t->name[0]) {
+            put_str(msg, &n, sizeof msg, t->name);
+        } else { /* the default name is made when first asked for: make it here */
+            put_str(msg, &n, sizeof msg, "Task-");
+            put_num(msg, &n, sizeof msg, (size_t)t->id);
+        }
+        if (below) {
+            put_str(msg, &n, sizeof msg, "' overflowed its ");
+            put_num(msg, &n, sizeof msg, (size_t)(t->stack.hi - t->stack.lo) + PAGE);
+            put_str(msg, &n, sizeof msg, "-byte stack (a frame of ");
+            put_num(msg, &n, sizeof msg, (size_t)(t->stack.hi - (addr < sp ? addr : sp)));
+            put_str(msg, &n, sizeof msg, " bytes below its top)\n");
+        } else {
+            put_str(msg, &n, sizeof msg, "' touched the guard below another task's stack");
+            put_str(msg, &n, sizeof msg, " (a pointer into a stack that is not its own?)\n");
+        }
         ssize_t w = write(2, msg, n);
+        (void)w;
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    if (!t && in_arena) {
+        static const char m[] = "cask: fault in the task stack arena outside any task\n";
+        ssize_t w = write(2, m, sizeof m - 1);
         (void)w;
         signal(SIGABRT, SIG_DFL);
         abort();

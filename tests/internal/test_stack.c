@@ -12,7 +12,7 @@
 TEST(stack_pool_reuse)
 {
     struct cask__stack_pool *p;
-    CHECK_EQ(cask__stack_pool_new(&p, 64 * 1024, true), 0);
+    CHECK_EQ(cask__stack_pool_new(&p, 64 * 1024, 4096), 0);
     struct cask__stack a, b, c;
     CHECK_EQ(cask__stack_get(p, &a), 0);
     CHECK_EQ(cask__stack_get(p, &b), 0);
@@ -38,7 +38,7 @@ TEST(stack_guard_page_faults)
     pid_t pid = fork();
     if (pid == 0) {
         struct cask__stack_pool *p;
-        if (cask__stack_pool_new(&p, 64 * 1024, true))
+        if (cask__stack_pool_new(&p, 64 * 1024, 4096))
             _exit(2);
         struct cask__stack s;
         if (cask__stack_get(p, &s))
@@ -194,4 +194,118 @@ TEST(stack_overflow_reported)
     CHECK(WIFSIGNALED(st));
     CHECK_EQ(WTERMSIG(st), SIGABRT);
     CHECK(strstr(buf, "cask: task 'deep-diver' overflowed its 32768-byte stack") != NULL);
+}
+
+/* A frame far wider than a guard page (a 200 KB local array on a 64 KiB stack, built without
+ * -fstack-clash-protection) lands in the guard gap below the stack, or elsewhere in the stack
+ * arena: it is reported by name, never a plain SIGSEGV nor a write into a neighbour. */
+static volatile int big_index;
+__attribute__((noinline)) static int big_frame(int n)
+{
+    volatile char big[200 * 1024];
+    big[big_index] = (char)n; /* the lowest byte of the frame, 200 KB below its top */
+    big[sizeof big - 1] = (char)n;
+    return big[big_index] + big[sizeof big - 1];
+}
+static int big_task(void *p)
+{
+    (void)p;
+    return big_frame(1);
+}
+static int neighbour_task(void *p)
+{
+    (void)p;
+    for (;;)
+        if (cask_sleep(1) < 0)
+            return 0;
+}
+static int big_main(void *p)
+{
+    (void)p;
+    /* neighbours on both sides in the arena, parked */
+    cask_task *n[8];
+    for (int i = 0; i < 8; i++)
+        if (cask_spawn(&n[i], neighbour_task, NULL))
+            return -1;
+    if (cask_yield())
+        return -1;
+    cask_task *t;
+    struct cask_spawn_opts o = {.name = "wide-frame", .stack_size = 64 * 1024};
+    if (cask_spawn_with(&t, big_task, NULL, &o))
+        return -1;
+    return cask_join(t);
+}
+static void expect_report(cask_fn fn, const char *want)
+{
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        cask_run(fn, NULL);
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[1024] = {0};
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    if (!strstr(buf, want))
+        printf("stderr: %s\n", buf);
+    CHECK(WIFSIGNALED(st));
+    CHECK_EQ(WTERMSIG(st), SIGABRT);
+    CHECK(strstr(buf, want) != NULL);
+}
+TEST(stack_overflow_wide_frame_reported)
+{
+    expect_report(big_main, "cask: task 'wide-frame' overflowed its 65536-byte stack");
+}
+
+/* The pool's free slots are given back (their pages read as zero again), their guards stay,
+ * and only slots nobody took for a whole interval beyond the kept ones go. */
+TEST(stack_pool_trim)
+{
+    struct cask__stack_pool *p;
+    CHECK_EQ(cask__stack_pool_new(&p, 64 * 1024, 4096), 0);
+    struct cask__stack s[40];
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ(cask__stack_get(p, &s[i]), 0);
+        memset(s[i].hi - 8192, 0x5a, 8192);
+    }
+    for (int i = 0; i < 40; i++)
+        cask__stack_put(p, &s[i]);
+    CHECK(cask__stack_pool_trimmable(p, 8));
+    /* first trim: the slots were all taken since the pool began, nothing goes */
+    CHECK_EQ(cask__stack_pool_trim(p, 8), 0);
+    CHECK_EQ(cask__stack_pool_resident_free(p), 40);
+    /* tasks take the ten warmest in between: those stay, the 30 below them go */
+    struct cask__stack a[10];
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(cask__stack_get(p, &a[i]), 0);
+    for (int i = 9; i >= 0; i--)
+        cask__stack_put(p, &a[i]);
+    CHECK_EQ(cask__stack_pool_trim(p, 8), 30);
+    CHECK_EQ(cask__stack_pool_resident_free(p), 10);
+    /* a whole interval later, untouched: all but the 8 kept go */
+    CHECK_EQ(cask__stack_pool_trim(p, 8), 2);
+    CHECK_EQ(cask__stack_pool_resident_free(p), 8);
+    CHECK(!cask__stack_pool_trimmable(p, 8));
+    CHECK_EQ(cask__stack_pool_trimmed(p), 32);
+    /* the coldest slot was given back: zero again; the warmest kept its bytes */
+    CHECK_EQ(s[0].hi[-1], 0);
+    CHECK_EQ(a[0].hi[-1], 0x5a);
+    /* taking slots that were given back works, and they count as resident no more */
+    struct cask__stack c[39];
+    for (int i = 0; i < 39; i++) {
+        CHECK_EQ(cask__stack_get(p, &c[i]), 0);
+        c[i].hi[-1] = 1;
+    }
+    CHECK_EQ(cask__stack_pool_resident_free(p), 0);
+    CHECK_EQ(cask__stack_pool_mapped(p), 40);
+    cask__stack_pool_free(p);
 }

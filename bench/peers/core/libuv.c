@@ -1,7 +1,9 @@
 /* Core peer benchmarks for libuv, the counterpart of aio.py.
  *
- * libuv has callbacks, not tasks, so each workload uses the closest callback shape:
- * spawn is a 0 ms timer per "task" (malloc, init, start; the callback closes and frees it),
+ * libuv has callbacks, not tasks, so each workload uses the closest callback shape, written as
+ * a libuv programmer would at its best: spawn is an idle handle started per "task" (a callback
+ * run on the next loop iteration), from a pool of 1,000 initialized once, in batches of 1,000
+ * as every runtime's spawn; the callback stops its handle and counts it joined;
  * switch is two idle handles that start each other, sleepers and timers are one timer
  * handle each. Usage: peer-libuv WORKLOAD [N]; CASK_BENCH_QUICK=1 divides the counts by 10.
  * Prints RESULT <workload> libuv key=value ...; bench/run.sh runs it 3 times.
@@ -60,34 +62,45 @@ static void check(int rc, const char *what)
     }
 }
 
-/* spawn: n 0 ms timers, each "task" a malloc'ed handle whose callback closes it;
- * the close callback frees it and counts it joined. */
+/* spawn: batches of 1,000 "tasks": each an idle handle (from a pool initialized once, as
+ * cask recycles its task structs) started for the next loop iteration; its callback stops it
+ * and counts it joined; the loop runs until the batch is done. */
+#define SPAWN_BATCH 1000
+static uv_idle_t spawn_pool[SPAWN_BATCH];
 static long spawn_joined;
 
-static void spawn_closed(uv_handle_t *h)
+static void spawn_run(uv_idle_t *h)
 {
-    free(h);
+    uv_idle_stop(h);
     spawn_joined++;
 }
 
-static void spawn_fire(uv_timer_t *t)
+static void spawn_batches(uv_loop_t *loop, long batches)
 {
-    uv_close((uv_handle_t *)t, spawn_closed);
+    for (long b = 0; b < batches; b++) {
+        for (int i = 0; i < SPAWN_BATCH; i++)
+            check(uv_idle_start(&spawn_pool[i], spawn_run), "uv_idle_start");
+        check(uv_run(loop, UV_RUN_DEFAULT), "uv_run"); /* returns when every handle stopped */
+    }
 }
 
 static void bench_spawn(uv_loop_t *loop, long n)
 {
+    for (int i = 0; i < SPAWN_BATCH; i++)
+        check(uv_idle_init(loop, &spawn_pool[i]), "uv_idle_init");
+    spawn_batches(loop, 1); /* warm-up */
+    spawn_joined = 0;
+    long batches = n / SPAWN_BATCH;
     uint64_t t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-        uv_timer_t *t = xmalloc(sizeof *t);
-        check(uv_timer_init(loop, t), "uv_timer_init");
-        check(uv_timer_start(t, spawn_fire, 0, 0), "uv_timer_start");
-    }
-    check(uv_run(loop, UV_RUN_DEFAULT), "uv_run");
+    spawn_batches(loop, batches);
     uint64_t dt = now_ns() - t0;
+    n = batches * SPAWN_BATCH;
     if (spawn_joined != n)
         abort();
-    printf("RESULT spawn libuv ns_per_task=%.1f\n", (double)dt / n);
+    printf("RESULT spawn libuv ns_per_task=%.1f batch=%d\n", (double)dt / n, SPAWN_BATCH);
+    for (int i = 0; i < SPAWN_BATCH; i++)
+        uv_close((uv_handle_t *)&spawn_pool[i], NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
 }
 
 /* switch: idle handle a starts b and stops itself, b starts a; one a->b->a is a round trip.

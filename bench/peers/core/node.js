@@ -32,14 +32,25 @@ function result(workload, kv) {
 
 async function empty() {}
 
-// spawn: call n async functions (each returns a promise), then await each in turn.
+// spawn: batches of 1,000 (as every runtime): call a batch of async functions (each returns a
+// promise), then await each in turn.
+const SPAWN_BATCH = 1000;
+
+async function spawnBatches(batches) {
+    const ps = new Array(SPAWN_BATCH);
+    for (let b = 0; b < batches; b++) {
+        for (let i = 0; i < SPAWN_BATCH; i++) ps[i] = empty();
+        for (let i = 0; i < SPAWN_BATCH; i++) await ps[i];
+    }
+}
+
 async function benchSpawn(n) {
     n = n || MILLION;
+    await spawnBatches(1); // warm-up
     const t0 = nowNs();
-    const ps = new Array(n);
-    for (let i = 0; i < n; i++) ps[i] = empty();
-    for (let i = 0; i < n; i++) await ps[i];
-    result('spawn', { ns_per_task: elapsed(t0) / n });
+    await spawnBatches(Math.floor(n / SPAWN_BATCH));
+    n = Math.floor(n / SPAWN_BATCH) * SPAWN_BATCH;
+    result('spawn', { ns_per_task: elapsed(t0) / n, batch: SPAWN_BATCH });
 }
 
 function deferred() {
