@@ -355,13 +355,21 @@ int dbg_take_both(void *arg)
     return rc;
 }
 
+/* Sleeps until both tasks are parked in their cycle (slow machines, sanitizers). */
+static void wait_for_cycle(void)
+{
+    double end = cask_time() + 10;
+    while (cask_find_deadlocks(NULL, 0) == 0 && cask_time() < end)
+        CHECK_EQ(cask_sleep(0.01), 0);
+}
+
 static int cycle_main(void *p)
 {
     (void)p;
     struct order ab = {&la, &lb}, ba = {&lb, &la};
     cask_task *a = spawn_named("a", dbg_take_both, &ab);
     cask_task *b = spawn_named("b", dbg_take_both, &ba);
-    CHECK_EQ(cask_sleep(0.05), 0);
+    wait_for_cycle();
     struct mem m;
     mem_open(&m);
     CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);
@@ -409,7 +417,7 @@ static int join_cycle_main(void *p)
     (void)p;
     peer[0] = spawn_named("c", dbg_join_peer, (void *)0);
     peer[1] = spawn_named("d", dbg_join_peer, (void *)1);
-    CHECK_EQ(cask_sleep(0.05), 0);
+    wait_for_cycle();
     struct mem m;
     mem_open(&m);
     CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);

@@ -188,7 +188,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     cask__describe_wait(l, t, on, sizeof on);
     double waited = -1;
     if (t->state == CASK__T_PARKED && t->park_ns && l->diag) {
-        uint64_t now = cask__clock_ns();
+        uint64_t now = cask__coarse_ns();
         waited = now > t->park_ns ? cask__ns_to_seconds(now - t->park_ns) : 0;
     }
     if (t->spawn_site)
