@@ -672,3 +672,56 @@ TEST(debug_fatal_misuse_backtrace)
     CHECK(strstr(buf, "still open"));
     CHECK(strstr(buf, "cask: in task 2 'leaky':\n    at "));
 }
+
+/* ---- a stack overflow report names the task and shows where it was ---- */
+
+static volatile int depth_limit = 1 << 30; /* never reached: the stack ends first */
+int dbg_recurse(int n);
+int dbg_recurse(int n)
+{
+    volatile char buf[512];
+    buf[0] = (char)n;
+    if (n >= depth_limit)
+        return 0;
+    return dbg_recurse(n + 1) + buf[0];
+}
+static int overflow_task(void *p)
+{
+    (void)p;
+    return dbg_recurse(0);
+}
+static int overflow_main(void *p)
+{
+    (void)p;
+    cask_task *t;
+    struct cask_spawn_opts o = {.name = "diver", .stack_size = 32 * 1024};
+    CHECK_EQ(cask_spawn_with(&t, overflow_task, NULL, &o), 0);
+    return cask_join(t);
+}
+TEST(debug_overflow_backtrace)
+{
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        alarm(10);
+        cask_run(overflow_main, NULL);
+        _exit(0);
+    }
+    close(pfd[1]);
+    char buf[16384];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    close(pfd[0]);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    const char *rep = strstr(buf, "cask: task 'diver' overflowed");
+    CHECK(rep);
+    CHECK(strstr(rep, "\n    at "));
+    CHECK(strstr(rep, "dbg_recurse"));
+}

@@ -6,8 +6,10 @@
  */
 #define _GNU_SOURCE
 #include "debug.h"
+#include "sym/sym.h"
 
 #include <inttypes.h>
+#include <unistd.h>
 
 /* ---- backtraces ---- */
 
@@ -373,4 +375,21 @@ void cask__diag_fatal_backtrace(FILE *f)
     fprintf(f, "cask: in task %llu '%s':\n", (unsigned long long)t->id, cask_task_name(t));
     cask__on_big_stack(fatal_big, &a);
     fflush(f);
+}
+
+void cask__diag_overflow_backtrace(const cask_task *t, void *uctx)
+{
+    /* in the SIGSEGV handler, the process about to abort: no stdio (its lock may be held by
+     * the code that overflowed), no libdw; dladdr names exported functions */
+    void *pcs[CASK__BT_MAX];
+    int n = cask__frames_ucontext(uctx, t->stack.lo, t->stack.hi, pcs, CASK__BT_MAX);
+    char line[256], sym[200];
+    for (int i = 0; i < n; i++) {
+        cask__sym_dladdr(pcs[i], i > 0, sym, sizeof sym);
+        int len = snprintf(line, sizeof line, "    %s %s\n", i ? "  " : "at", sym);
+        if (len > 0) {
+            ssize_t w = write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+            (void)w;
+        }
+    }
 }
