@@ -5,6 +5,8 @@
 #   make bench      the benchmarks, side by side with the peers
 #   make install PREFIX=/usr/local DESTDIR=
 # Variants: SAN=address,undefined or SAN=thread (sanitizers), CC=aarch64-linux-gnu-gcc (cross).
+# Optional: liburing (io_uring backend), used when $(CC) finds its header and library; URING=0
+# builds without it (the loop then runs on epoll and files on the thread pool).
 
 CC ?= cc
 AR ?= ar
@@ -33,7 +35,22 @@ DW_LIBS := -ldl
 LDLIBS := -pthread -lm $(DW_LIBS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-SRC := $(sort $(wildcard src/*/*.c)) src/debug/sym/dladdr.c src/debug/sym/$(if $(filter 1,$(DW)),dw,plain).c
+# liburing: tried with the compiler itself, so a cross build without the target's liburing
+# leaves it out; the build variant's directory says which way it was built
+ifndef URING
+URING := $(shell printf '\043include <liburing.h>\nint main(void){struct io_uring r;return io_uring_queue_init(1,&r,0);}\n' | \
+           $(CC) -x c - -o /dev/null -luring >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+ifeq ($(URING),1)
+ALL_CFLAGS += -DCASK_HAVE_URING=1
+LDLIBS += -luring
+URING_PC := -luring
+else
+B := $(B)-nouring
+endif
+
+SRC := $(filter-out $(if $(filter 1,$(URING)),,src/poll/uring.c),$(sort $(wildcard src/*/*.c))) \
+       src/debug/sym/dladdr.c src/debug/sym/$(if $(filter 1,$(DW)),dw,plain).c
 ASM := $(sort $(wildcard src/ctx/*.S))
 OBJ := $(SRC:%.c=$(B)/%.o) $(ASM:%.S=$(B)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c tests/internal/test_*.c))
@@ -60,7 +77,7 @@ $(B)/libcask.a: $(OBJ)
 $(B)/libcask.so: $(OBJ)
 	$(CC) -shared -Wl,-soname,libcask.so.0 -Wl,-z,noexecstack $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/cask.pc: cask.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS) $(URING_PC)|' $< > $@
 
 $(B)/tests/run: $(TEST_OBJ) $(B)/libcask.a
 	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(TEST_OBJ) $(B)/libcask.a $(LDLIBS)
@@ -77,6 +94,7 @@ test: $(B)/tests/run $(EXAMPLE_BIN)
 	python3 tools/gen_errors.py --check
 	CASK_RUNNER="$(RUNNER)" $(RUNNER) $(B)/tests/run
 	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
+	$(if $(RUNNER),,bash tests/check_static_server.sh $(B))
 
 run: $(EXAMPLE_BIN)
 	@python3 tests/check_examples.py --bin $(B)/examples --showcase
@@ -96,7 +114,7 @@ install: lib
 	install -m 644 $(B)/libcask.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libcask.so $(DESTDIR)$(PREFIX)/lib/libcask.so.0
 	ln -sf libcask.so.0 $(DESTDIR)$(PREFIX)/lib/libcask.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS)|' cask.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cask.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS) $(URING_PC)|' cask.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cask.pc
 
 format-check:
 	clang-format --dry-run --Werror include/cask.h $(SRC)

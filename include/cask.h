@@ -140,6 +140,11 @@ struct cask_config {
     bool detect_deadlocks;  /* when nothing can ever run again: report the wait-for cycles and
                              * the task tree, then cancel the main task */
     bool report_leftovers;  /* report the tasks still alive when main returns */
+    /* files: the I/O backend, "epoll" or "io_uring"; NULL or "" picks the default: the
+     * environment variable CASK_BACKEND if set, else io_uring when the library was built with
+     * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
+     * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
+    const char *backend;
 };
 
 /*
@@ -151,7 +156,10 @@ struct cask_config {
  *            running event loop"); nothing was run.
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
- *            or cfg->stack_guard_gap is above 64 MiB.
+ *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
+ *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
  * With sigint_cancels_main (sigterm_cancels_main), the first SIGINT (SIGTERM) that reaches the
  * process cancels the main task at the loop's next iteration; a second one ends the process
@@ -176,6 +184,7 @@ struct cask_loop_stats {
     size_t stacks_free;   /* pooled stacks no task holds */
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
+    const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -442,6 +451,102 @@ int cask_scope_cancel(cask_scope *s);
 CASK_MUST_CHECK int cask_wait_fd(int fd, int events);
 /* Drops the loop's registration of fd (wakes its waiters with -EBADF). Returns 0 or -EPERM. */
 int cask_fd_forget(int fd);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * File operations that never block the loop. On the io_uring backend (see cask_config.backend
+ * and cask_loop_stats.backend) each call is a request on the loop's ring, submitted in one batch
+ * per loop iteration; elsewhere, and for the few calls the kernel's ring lacks (listing a
+ * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
+ * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
+ * to the ring or a thread only when the data is not cached; a task reading cached data yields
+ * to the loop after each 1 MiB, so the loop never stalls on it.
+ * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
+ * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
+ * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN
+ * (no worker thread could be started), and -ECANCELED.
+ *
+ * Cancellation (every call below is a cancellation point): -ECANCELED means the call had no
+ * effect. A call cancelled while its operation is already running (in the kernel or on a
+ * thread) asks it to stop (io_uring's async cancel; a queued thread job is dropped) and waits
+ * for it, so no buffer is touched after the call returns. If the operation had already taken
+ * effect, the call returns its normal result and the cancellation is delivered by the task's
+ * next cancellation point: a cancelled read or write returns the bytes it transferred (> 0),
+ * and the file position (for the calls at the position) has moved by exactly that count; a
+ * -ECANCELED read or write transferred nothing and left the position where it was. An open
+ * that completes after the cancel closes its fd and returns -ECANCELED. Directory and
+ * rename/unlink calls that completed return 0.
+ */
+struct stat;
+struct iovec;
+
+/* Opens path (open(2) flags and mode; O_CLOEXEC is added). Returns the fd (>= 0), or -EINVAL
+ * (path NULL), -ENOENT, -EACCES, -EISDIR, -EEXIST, -ENOTDIR, -EMFILE, ... */
+CASK_MUST_CHECK int cask_file_open(const char *path, int flags, unsigned mode);
+/* Closes fd (dropping any loop registration of it first). Not a cancellation point: the fd is
+ * closed whatever happens. Returns 0, -EBADF, -EIO (a deferred write error), or -EPERM. */
+int cask_file_close(int fd);
+/* read(2)/write(2) at the file position, which moves by the count. A read returns fewer bytes
+ * than asked only at end of file (0 there); a write writes all n unless an error stops it
+ * part-way (then the count so far), e.g. -EFBIG, -ENOSPC. n is capped at 0x7ffff000 (Linux's
+ * limit per call). -EINVAL: buf NULL with n > 0. -EBADF: fd not open (for reading/writing). */
+CASK_MUST_CHECK ssize_t cask_file_read(int fd, void *buf, size_t n);
+CASK_MUST_CHECK ssize_t cask_file_write(int fd, const void *buf, size_t n);
+/* The same at offset off (>= 0, else -EINVAL); the file position is not used or moved. */
+CASK_MUST_CHECK ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off);
+/* readv(2)/writev(2) at off, or at the file position when off is -1 (then it moves). Returns
+ * the count, which may be short for a read only at end of file. -EINVAL: iovcnt < 1 or
+ * > 1024, iov NULL, off < -1. */
+CASK_MUST_CHECK ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+CASK_MUST_CHECK ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off);
+/* fsync(2), fdatasync(2). 0 or -EBADF, -EIO, -EINVAL (fd does not support syncing). */
+int cask_file_fsync(int fd);
+int cask_file_fdatasync(int fd);
+/* fallocate(2) with its mode (0: allocate and extend). 0, or -EINVAL (off < 0, len <= 0),
+ * -EOPNOTSUPP, -ENOSPC, -EFBIG, -EBADF. */
+int cask_file_fallocate(int fd, int mode, int64_t off, int64_t len);
+/* ftruncate(2). 0, or -EINVAL (len < 0, fd not open for writing), -EFBIG, -EBADF. */
+int cask_file_truncate(int fd, int64_t len);
+/* stat(2) (following symlinks) and fstat(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES,
+ * -ENOTDIR, -EBADF. */
+int cask_file_stat(const char *path, struct stat *st);
+int cask_file_fstat(int fd, struct stat *st);
+/* rename(2), unlink(2), mkdir(2), rmdir(2). 0, or -EINVAL (NULL), -ENOENT, -EACCES, -EISDIR,
+ * -ENOTDIR, -EEXIST, -ENOTEMPTY, -EXDEV, -EBUSY, ... */
+int cask_file_rename(const char *from, const char *to);
+int cask_file_unlink(const char *path);
+int cask_dir_make(const char *path, unsigned mode);
+int cask_dir_remove(const char *path);
+/* Lists a directory (without "." and ".."), sorted by name: *names gets an array of *count
+ * malloc'd strings, freed with cask_dir_list_free. 0, or -EINVAL (NULL), -ENOENT, -ENOTDIR,
+ * -EACCES, -ENOMEM; on error *names is NULL and *count 0. */
+int cask_dir_list(const char *path, char ***names, size_t *count);
+void cask_dir_list_free(char **names, size_t count);
+/* Reads a whole file into *data (malloc'd by the loop's allocator and NUL-terminated, free
+ * with cask_free), its length in *len. 0, or the errors of open/read, -EINVAL (NULL), -EFBIG
+ * (larger than SIZE_MAX/2), -ENOMEM; on error *data is NULL. -ECANCELED: nothing kept. */
+int cask_file_read_all(const char *path, char **data, size_t *len);
+/* Replaces path's contents atomically: writes a temporary file next to it (path + ".XXXXXX"),
+ * fsyncs it, renames it over path and fsyncs the directory, so a crash leaves the old or the
+ * new contents, never a mix. mode: the new file's permissions. 0, or the errors of
+ * open/write/fsync/rename, -EINVAL (NULL). On any error, including -ECANCELED before the
+ * rename, the temporary file is removed and path is untouched. Cancellation after the rename
+ * (during the directory fsync) returns -ECANCELED with the new contents in place, maybe not yet
+ * durable. */
+int cask_file_replace(const char *path, const void *data, size_t len, unsigned mode);
+/* Sends count bytes of file fd, from offset off, to the socket sock with sendfile(2) (no copy
+ * through user space; fd's position is not used or moved). Waits while the socket's buffer is
+ * full, and never blocks the loop on the disk: a chunk whose pages are not all cached is sent
+ * by a worker thread. Returns the count sent: count, fewer if the file ended first, or if an
+ * error or a cancellation came after some bytes were sent (the next call reports it). Errors
+ * when nothing was sent: -EPERM (not in a task), -EINVAL (off < 0, or fd cannot be sendfile's
+ * source), -EBADF, -EPIPE, -ECONNRESET, -EBUSY (another task waits to write on sock), -ENOMEM,
+ * -EAGAIN (no worker thread), -ECANCELED. SIGPIPE is ignored from the first call on. */
+CASK_MUST_CHECK ssize_t cask_sendfile(int sock, int fd, int64_t off, size_t count);
 
 /* == sections below are filled by the structured-concurrency, sync and io modules == */
 
@@ -1183,9 +1288,11 @@ struct cask_stream_opts {
 CASK_MUST_CHECK int cask_open_connection(cask_stream **out, const char *host, uint16_t port);
 CASK_MUST_CHECK int cask_open_unix_connection(cask_stream **out, const char *path);
 /* Makes a stream over fd, which it owns from now on (unless opts->borrow) and sets
- * non-blocking. Meant for sockets, pipes and terminals: over a regular file (or a block device)
- * every read and write goes straight to the disk and blocks the whole loop meanwhile (read
- * files with cask_to_thread). Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
+ * non-blocking. Over a regular file or a block device, reads and writes go through the file
+ * calls (section "Files": io_uring or worker threads, at the file position) and never block the
+ * loop; sockets, pipes, FIFOs, ttys and character devices wait for readiness. stdin and stdout
+ * work either way (cask_stream_open(&in, 0, &(struct cask_stream_opts){.borrow = true})).
+ * Returns 0, or -ENOMEM, -EINVAL (out NULL), -EBADF. */
 CASK_MUST_CHECK int cask_stream_open(cask_stream **out, int fd,
                                      const struct cask_stream_opts *opts);
 /* The stream's fd (-1 once closed). */
@@ -1344,7 +1451,9 @@ struct cask_stdio {
     int fd; /* CASK_STDIO_FD */
 };
 
-/* What cancellation (and freeing a handle) does to a running child. */
+/* What cancellation (and freeing a handle) does to a running child. With new_session or
+ * new_pgroup the signals go to the child's whole process group, and once the child has ended
+ * (or got SIGKILL) what is left of the group gets SIGKILL, so nothing of it outlives the stop. */
 enum cask_proc_cancel {
     CASK_PROC_TERMINATE = 0, /* kill_signal, up to kill_grace seconds, then SIGKILL (trio) */
     CASK_PROC_KILL,          /* SIGKILL at once (Go's exec.CommandContext) */

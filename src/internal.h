@@ -262,7 +262,7 @@ struct cask_loop {
     struct cask__poll *poll;
     struct cask__fd *fds;
     int nfds_cap;
-    int nwatch; /* fds with a parked waiter */
+    int nwatch; /* fds with a parked waiter, and file operations in flight on the ring */
     cask_handle *handle_free;
     int wake_fd; /* eventfd for call_soon_threadsafe and signals */
     void *ts_mutex;
@@ -437,9 +437,17 @@ int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void *
 /* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
  * a task runnable (the receiver except, the diagnostics' own, does not count). */
 bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
-/* fd readiness from the backend (io/fd.c). */
+/* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
+/* cask_wait_fd for self once the arguments were checked. */
+int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
+/* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
+void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
+ * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
+ * waits for it and gets fn's return value (the cancellation stays pending). */
+int cask__to_thread_wait(cask_fn fn, void *arg);
 /* Reports a failed task whose status nobody read. */
 void cask__report_unretrieved(const char *what, const char *name, int status);
 /* Scope timer/cancel plumbing (core/scope.c). */

@@ -11,6 +11,7 @@
 struct cask_stream {
     int fd;
     bool is_sock;
+    bool is_file;  /* a regular file or block device: the file calls (io/fs.c), no readiness */
     bool borrow;   /* the fd is not ours to close */
     bool embedded; /* the memory belongs to a server connection */
     bool eof;      /* the peer ended the stream */

@@ -3,6 +3,8 @@
  * through a growable buffer and consume bytes only when a call succeeds, which makes every read
  * cancel-safe; writes go straight to the kernel and suspend while its send buffer is full.
  * Closing wakes tasks blocked on the stream; freeing waits until they have left.
+ * Over a regular file or a block device, which are always "ready" and would block the loop,
+ * reads and writes go through the file calls (io_uring or worker threads) at the file position.
  */
 #define _GNU_SOURCE
 #include "net_internal.h"
@@ -38,7 +40,7 @@ int cask_stream_open(cask_stream **out, int fd, const struct cask_stream_opts *o
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0)
         return -EBADF;
-    int rc = cask__set_nonblock(fd);
+    int rc = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ? 0 : cask__set_nonblock(fd);
     if (rc)
         return rc;
     if (!S_ISSOCK(st.st_mode))
@@ -47,6 +49,7 @@ int cask_stream_open(cask_stream **out, int fd, const struct cask_stream_opts *o
     if (!s)
         return -ENOMEM;
     cask__stream_setup(s, fd, S_ISSOCK(st.st_mode), opts);
+    s->is_file = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
     *out = s;
     return 0;
 }
@@ -199,6 +202,16 @@ static int reserve(struct cask_stream *s, size_t want)
     return 0;
 }
 
+/* One read: through the file calls for files (they wait themselves), else without waiting. */
+static ssize_t read_once(struct cask_stream *s, void *buf, size_t n)
+{
+    if (s->is_file) {
+        ssize_t r = cask_file_read(s->fd, buf, n);
+        return r == -EAGAIN ? -ENOMEM : r; /* no worker thread: not a readiness matter */
+    }
+    return cask__read_once(s->fd, s->is_sock, buf, n);
+}
+
 /* Reads more into the buffer, waiting if needed. Returns the count, 0 at EOF, or an error. */
 static ssize_t fill(struct cask_stream *s, size_t want)
 {
@@ -210,7 +223,7 @@ static ssize_t fill(struct cask_stream *s, size_t want)
     if (rc)
         return rc;
     for (;;) {
-        ssize_t r = cask__read_once(s->fd, s->is_sock, s->buf + s->end, s->cap - s->end);
+        ssize_t r = read_once(s, s->buf + s->end, s->cap - s->end);
         if (r > 0) {
             s->end += (size_t)r;
             return r;
@@ -221,6 +234,8 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         }
         if (r == -EINTR)
             continue;
+        if (r == -ECANCELED)
+            return r; /* a cancelled file read took nothing: the stream stays as it was */
         if (r != -EAGAIN) {
             s->rerr = (int)r;
             return r;
@@ -252,7 +267,7 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
         for (;;) {
-            r = cask__read_once(s->fd, s->is_sock, buf, n);
+            r = read_once(s, buf, n);
             if (r == 0)
                 s->eof = true;
             if (r != -EAGAIN && r != -EINTR)
@@ -399,7 +414,8 @@ ssize_t cask_stream_write(cask_stream *s, const void *buf, size_t n)
     int rc = enter(s, &s->writing);
     if (rc)
         return rc;
-    ssize_t r = cask__write_all(s->fd, s->is_sock, buf, n, &s->closed);
+    ssize_t r = s->is_file ? cask_file_write(s->fd, buf, n)
+                           : cask__write_all(s->fd, s->is_sock, buf, n, &s->closed);
     leave(s, &s->writing);
     return r;
 }
@@ -427,7 +443,8 @@ ssize_t cask_stream_writev(cask_stream *s, const struct iovec *iov, int iovcnt)
                 local[cnt].iov_len -= off;
             }
         }
-        r = cask__writev_once(s->fd, s->is_sock, local, cnt);
+        r = s->is_file ? cask_file_writev(s->fd, local, cnt, -1)
+                       : cask__writev_once(s->fd, s->is_sock, local, cnt);
         if (r >= 0) {
             size_t left = (size_t)r;
             done += left;

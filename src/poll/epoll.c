@@ -15,44 +15,62 @@
 #define SYS_epoll_pwait2 441
 #endif
 
-#define MAX_EVENTS 256
+#define MAX_EVENTS CASK__EPOLL_BATCH
 
-struct cask__poll {
+struct epoll_backend {
+    struct cask__poll base;
     int epfd;
     bool no_pwait2;
     struct epoll_event ev[MAX_EVENTS];
 };
+_Static_assert(sizeof(struct epoll_backend) <= sizeof(struct cask__epoll), "cask__epoll too small");
+_Static_assert(_Alignof(struct epoll_backend) <= _Alignof(struct cask__epoll), "cask__epoll align");
 
-int cask__poll_open(struct cask__poll **out)
+int cask__epoll_init(struct cask__epoll *storage)
 {
-    struct cask__poll *p = cask__calloc(1, sizeof *p);
-    if (!p)
-        return -ENOMEM;
+    struct epoll_backend *p = (struct epoll_backend *)storage;
+    memset(p, 0, sizeof *p);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (p->epfd < 0) {
-        int e = errno;
-        cask__free(p);
-        return -e;
-    }
+    if (p->epfd < 0)
+        return -errno;
+    p->base.ops = &cask__epoll_ops;
 #if CASK__TSAN
     /* ThreadSanitizer defers a signal that arrives outside the calls it knows to block, and
      * it does not know the raw epoll_pwait2 syscall: use the intercepted epoll_wait */
     p->no_pwait2 = true;
 #endif
-    *out = p;
     return 0;
 }
 
-void cask__poll_close(struct cask__poll *p)
+void cask__epoll_fini(struct cask__epoll *storage)
 {
+    close(((struct epoll_backend *)storage)->epfd);
+}
+
+static int ep_open(struct cask__poll **out)
+{
+    struct cask__epoll *p = cask__malloc(sizeof *p);
     if (!p)
-        return;
+        return -ENOMEM;
+    int rc = cask__epoll_init(p);
+    if (rc) {
+        cask__free(p);
+        return rc;
+    }
+    *out = &p->base;
+    return 0;
+}
+
+static void ep_close(struct cask__poll *pp)
+{
+    struct epoll_backend *p = (struct epoll_backend *)pp;
     close(p->epfd);
     cask__free(p);
 }
 
-int cask__poll_add(struct cask__poll *p, int fd)
+static int ep_add(struct cask__poll *pp, int fd)
 {
+    struct epoll_backend *p = (struct epoll_backend *)pp;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return 0;
@@ -61,14 +79,16 @@ int cask__poll_add(struct cask__poll *p, int fd)
     return errno == EPERM ? -EPERM : -errno;
 }
 
-int cask__poll_del(struct cask__poll *p, int fd)
+static int ep_del(struct cask__poll *pp, int fd)
 {
+    struct epoll_backend *p = (struct epoll_backend *)pp;
     return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
 }
 
-int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_fn ready,
-                    cask_loop *l)
+static int ep_wait(struct cask__poll *pp, uint64_t timeout_ns, cask__poll_ready_fn ready,
+                   cask_loop *l)
 {
+    struct epoll_backend *p = (struct epoll_backend *)pp;
     int n;
     if (timeout_ns == 0 || timeout_ns == CASK__NEVER || p->no_pwait2) {
         int ms;
@@ -84,7 +104,7 @@ int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_
         n = (int)syscall(SYS_epoll_pwait2, p->epfd, p->ev, MAX_EVENTS, &ts, NULL, 0);
         if (n < 0 && errno == ENOSYS) {
             p->no_pwait2 = true;
-            return cask__poll_wait(p, timeout_ns, ready, l);
+            return ep_wait(pp, timeout_ns, ready, l);
         }
     }
     if (n < 0)
@@ -100,3 +120,14 @@ int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_
     }
     return n;
 }
+
+const struct cask__poll_ops cask__epoll_ops = {
+    .name = "epoll",
+    .open = ep_open,
+    .close = ep_close,
+    .add = ep_add,
+    .del = ep_del,
+    .wait = ep_wait,
+};
+
+int cask__epoll_fd(const struct cask__poll *p) { return ((const struct epoll_backend *)p)->epfd; }

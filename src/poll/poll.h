@@ -1,25 +1,129 @@
 /*
- * poll.h: the I/O readiness backend behind a handful of functions; one file per backend
- * (epoll.c on Linux). Registration is edge-triggered: a backend reports each new readiness of
- * a registered fd once, and the loop remembers it until a task consumes it.
+ * poll.h: the I/O backend behind a handful of functions; one file per backend (epoll.c,
+ * uring.c), chosen at loop start by backend.c. Readiness registration is edge-triggered: a
+ * backend reports each new readiness of a registered fd once, and the loop remembers it until a
+ * task consumes it (core/fdtab.c). A backend with a submission ring (io_uring) also runs file
+ * operations (struct cask__op) without threads; the others refuse them with -ENOSYS and the
+ * caller runs the operation on the thread pool.
  */
 #ifndef CASK_POLL_H
 #define CASK_POLL_H
 
 #include "../internal.h"
 
-struct cask__poll;
+#include <sys/uio.h>
+
 typedef void (*cask__poll_ready_fn)(cask_loop *l, int fd, int events);
 
-int cask__poll_open(struct cask__poll **out);
-void cask__poll_close(struct cask__poll *p);
-/* Watches fd for readability and writability (edge-triggered). 0, or a negative errno. */
-int cask__poll_add(struct cask__poll *p, int fd);
-/* Stops watching fd. */
-int cask__poll_del(struct cask__poll *p, int fd);
-/* Waits up to timeout_ns (CASK__NEVER: forever, 0: not at all) and calls ready() for each fd
- * that became ready. Returns the number of events, or a negative errno (never -EINTR). */
-int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_fn ready,
-                    cask_loop *l);
+/* Operations a ring backend may run; io/fs.c runs each the same way on a worker thread. */
+enum {
+    CASK__OP_READ,      /* fd, buf, len, off (-1: at the file position) */
+    CASK__OP_WRITE,     /* fd, buf, len, off */
+    CASK__OP_READV,     /* fd, iov, len = iovcnt, off */
+    CASK__OP_WRITEV,    /* fd, iov, len = iovcnt, off */
+    CASK__OP_FSYNC,     /* fd */
+    CASK__OP_FDATASYNC, /* fd */
+    CASK__OP_FALLOCATE, /* fd, flags = mode, off, len */
+    CASK__OP_OPENAT,    /* dirfd = fd, path, flags, mode */
+    CASK__OP_CLOSE,     /* fd */
+    CASK__OP_STATX,     /* dirfd = fd, path, flags (AT_*), buf = struct statx */
+    CASK__OP_RENAMEAT,  /* path -> path2 */
+    CASK__OP_UNLINKAT,  /* path, flags (AT_REMOVEDIR) */
+    CASK__OP_MKDIRAT,   /* path, mode */
+    CASK__OP_SPLICE,    /* fd (in, offset off or -1) -> fd2 (out), len, flags */
+    CASK__OP_FTRUNCATE, /* fd, off = new length */
+    CASK__OP_COUNT
+};
+
+struct cask__op {
+    struct cask__waiter w; /* the parked task; woken with status 0 once result is set */
+    uint8_t kind;
+    uint8_t cancelling; /* the task was cancelled; the backend was asked to stop the op */
+    uint8_t on_ring;    /* submitted to a ring (else: on a worker thread) */
+    int fd, fd2;
+    void *buf;
+    const struct iovec *iov;
+    uint64_t len;
+    int64_t off;
+    int flags;
+    unsigned mode;
+    const char *path, *path2;
+    int64_t result; /* >= 0, or a negative errno */
+};
+
+struct cask__poll;
+struct cask__poll_ops {
+    const char *name;
+    /* Opens the backend; a negative errno if it cannot run here (the probe). */
+    int (*open)(struct cask__poll **out);
+    void (*close)(struct cask__poll *p);
+    /* Watches fd for readability and writability (edge-triggered). 0, or a negative errno
+     * (-EPERM: the fd does not support readiness, e.g. a regular file). */
+    int (*add)(struct cask__poll *p, int fd);
+    /* Stops watching fd. */
+    int (*del)(struct cask__poll *p, int fd);
+    /* Waits up to timeout_ns (CASK__NEVER: forever, 0: not at all), calls ready() for each fd
+     * that became ready and completes finished ops. Returns the number of events, or a negative
+     * errno (never -EINTR). */
+    int (*wait)(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_fn ready,
+                cask_loop *l);
+    /* Queues op (submitted at the next wait, batched); its completion sets op->result and
+     * signals op->w. -ENOSYS: this backend (or kernel) does not run this kind of op. NULL: no
+     * ring at all. */
+    int (*submit)(struct cask__poll *p, struct cask__op *op);
+    /* Asks the kernel to stop a submitted op; it still completes (with -ECANCELED, -EINTR, or
+     * what it transferred before it stopped). */
+    void (*cancel)(struct cask__poll *p, struct cask__op *op);
+};
+
+/* Every backend's state starts with this. */
+struct cask__poll {
+    const struct cask__poll_ops *ops;
+};
+
+extern const struct cask__poll_ops cask__epoll_ops;
+/* The epoll instance of an epoll backend (the ring backend waits on it through the ring). */
+int cask__epoll_fd(const struct cask__poll *p);
+#define CASK__EPOLL_BATCH 256 /* events one epoll wait reports at most */
+/* Storage for an epoll backend embedded in another backend: init/fini instead of open/close. */
+struct cask__epoll {
+    struct cask__poll base;
+    uint64_t state[2 + CASK__EPOLL_BATCH * 2]; /* an epoll_event is 12 or 16 bytes */
+};
+int cask__epoll_init(struct cask__epoll *storage);
+void cask__epoll_fini(struct cask__epoll *storage);
+#if CASK_HAVE_URING
+extern const struct cask__poll_ops cask__uring_ops;
+#endif
+
+/* Opens the backend named by want ("epoll", "io_uring"/"uring", or NULL/"" for the default:
+ * $CASK_BACKEND if set, else io_uring when built in and the probe succeeds, else epoll). A
+ * backend asked for by name that cannot run gives its error (-ENOSYS when not built in); the
+ * default falls back to epoll silently. -EINVAL: an unknown name. */
+int cask__poll_open(struct cask__poll **out, const char *want);
+
+static inline void cask__poll_close(struct cask__poll *p)
+{
+    if (p)
+        p->ops->close(p);
+}
+static inline int cask__poll_add(struct cask__poll *p, int fd) { return p->ops->add(p, fd); }
+static inline int cask__poll_del(struct cask__poll *p, int fd) { return p->ops->del(p, fd); }
+static inline int cask__poll_wait(struct cask__poll *p, uint64_t timeout_ns,
+                                  cask__poll_ready_fn ready, cask_loop *l)
+{
+    return p->ops->wait(p, timeout_ns, ready, l);
+}
+static inline const char *cask__poll_name(const struct cask__poll *p) { return p->ops->name; }
+static inline bool cask__poll_has_ring(const struct cask__poll *p) { return p->ops->submit; }
+static inline int cask__poll_submit(struct cask__poll *p, struct cask__op *op)
+{
+    return p->ops->submit ? p->ops->submit(p, op) : -ENOSYS;
+}
+static inline void cask__poll_cancel(struct cask__poll *p, struct cask__op *op)
+{
+    if (p->ops->cancel)
+        p->ops->cancel(p, op);
+}
 
 #endif

@@ -28,6 +28,7 @@ struct job {
     struct pool *pool;
     int state; /* under the mutex */
     int result;
+    bool wait_running; /* a cancelled task waits for a running fn instead of leaving */
 };
 
 struct pool {
@@ -188,12 +189,16 @@ static bool job_on_cancel(struct cask__waiter *w)
         cask__free(j);
         return true;
     }
+    if (j->wait_running) { /* the task stays parked until fn returns: job_done wakes it */
+        pthread_mutex_unlock(&p->mu);
+        return false;
+    }
     j->w = NULL; /* running or on its way back: job_done cleans up */
     pthread_mutex_unlock(&p->mu);
     return true;
 }
 
-int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup)
+static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
 {
     cask_loop *l = cask__loop;
     cask_task *self = l ? l->current : NULL;
@@ -224,6 +229,7 @@ int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup)
     j->w = &w;
     j->pool = p;
     j->state = J_QUEUED;
+    j->wait_running = wait_running;
     pthread_mutex_lock(&p->mu);
     if (p->idle == 0 && p->nthreads < p->max) {
         rc = start_thread(p);
@@ -250,4 +256,11 @@ int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup)
     return rc == 0 ? (int)w.value : rc;
 }
 
+int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup)
+{
+    return submit(fn, arg, cleanup, false);
+}
+
 int cask_to_thread(cask_fn fn, void *arg) { return cask_to_thread_ex(fn, arg, NULL); }
+
+int cask__to_thread_wait(cask_fn fn, void *arg) { return submit(fn, arg, NULL, true); }

@@ -1,0 +1,3 @@
+module caskbench/fs
+
+go 1.19

@@ -1,0 +1,706 @@
+/*
+ * fs.c: file operations that never block the loop. Each call becomes a struct cask__op that
+ * the backend runs on its ring (poll/uring.c) or, when the backend has no ring or the kernel
+ * lacks the operation, a worker thread runs synchronously (cask__to_thread_wait). Reads try the
+ * page cache first with preadv2(RWF_NOWAIT), which costs one plain syscall when the data is
+ * cached. The composite helpers (read a whole file, replace a file atomically) are built on the
+ * single calls.
+ */
+#define _GNU_SOURCE
+#include "../internal.h"
+#include "../poll/poll.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAX_RW 0x7ffff000u          /* Linux's cap on one read or write */
+#define FAST_CHUNK (256 * 1024)  /* bytes per cached read: one memcpy of this holds the loop */
+#define FAST_BUDGET FAST_CHUNK    /* cached bytes read per iteration before a task yields */
+
+static const char *const op_name[CASK__OP_COUNT] = {
+    [CASK__OP_READ] = "file read",        [CASK__OP_WRITE] = "file write",
+    [CASK__OP_READV] = "file readv",      [CASK__OP_WRITEV] = "file writev",
+    [CASK__OP_FSYNC] = "file fsync",      [CASK__OP_FDATASYNC] = "file fdatasync",
+    [CASK__OP_FALLOCATE] = "fallocate",   [CASK__OP_OPENAT] = "file open",
+    [CASK__OP_CLOSE] = "file close",      [CASK__OP_STATX] = "stat",
+    [CASK__OP_RENAMEAT] = "rename",       [CASK__OP_UNLINKAT] = "unlink",
+    [CASK__OP_MKDIRAT] = "mkdir",         [CASK__OP_FTRUNCATE] = "ftruncate",
+};
+
+/* ---- running an op synchronously (worker threads) ---- */
+
+static int64_t neg(int64_t r) { return r < 0 ? -errno : r; }
+
+static int op_thread(void *arg)
+{
+    struct cask__op *op = arg;
+    struct iovec one = {op->buf, (size_t)op->len};
+    const struct iovec *iov = op->iov ? op->iov : &one;
+    int cnt = op->iov ? (int)op->len : 1;
+    int64_t r;
+    switch (op->kind) {
+    case CASK__OP_READ:
+    case CASK__OP_READV:
+        r = op->off < 0 ? readv(op->fd, iov, cnt) : preadv(op->fd, iov, cnt, op->off);
+        break;
+    case CASK__OP_WRITE:
+    case CASK__OP_WRITEV:
+        r = op->off < 0 ? writev(op->fd, iov, cnt) : pwritev(op->fd, iov, cnt, op->off);
+        break;
+    case CASK__OP_FSYNC:
+        r = fsync(op->fd);
+        break;
+    case CASK__OP_FDATASYNC:
+        r = fdatasync(op->fd);
+        break;
+    case CASK__OP_FALLOCATE:
+        r = fallocate(op->fd, op->flags, op->off, (off_t)op->len);
+        break;
+    case CASK__OP_OPENAT:
+        r = openat(op->fd, op->path, op->flags, (mode_t)op->mode);
+        break;
+    case CASK__OP_CLOSE:
+        r = close(op->fd);
+        break;
+    case CASK__OP_STATX:
+        r = statx(op->fd, op->path, op->flags, STATX_BASIC_STATS, op->buf);
+        break;
+    case CASK__OP_RENAMEAT:
+        r = rename(op->path, op->path2);
+        break;
+    case CASK__OP_UNLINKAT:
+        r = unlinkat(AT_FDCWD, op->path, op->flags);
+        break;
+    case CASK__OP_MKDIRAT:
+        r = mkdir(op->path, (mode_t)op->mode);
+        break;
+    case CASK__OP_FTRUNCATE:
+        r = ftruncate(op->fd, op->off);
+        break;
+    default:
+        r = -1;
+        errno = ENOSYS;
+    }
+    op->result = neg(r);
+    return 0;
+}
+
+/* ---- running an op from a task ---- */
+
+static bool op_on_cancel(struct cask__waiter *w)
+{
+    struct cask__op *op = (struct cask__op *)w;
+    if (!op->cancelling) {
+        op->cancelling = 1;
+        cask__poll_cancel(w->task->loop->poll, op);
+    }
+    return false; /* the task waits for the completion: the kernel still owns the buffers */
+}
+
+/* Runs op and returns its result, with the cancellation rule of cask.h. */
+static int64_t run_op(struct cask__op *op)
+{
+    cask_loop *l = cask__loop;
+    cask_task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if (cask__cancelled(self))
+        return cask__cancel_now(self);
+    cask__waiter_init(&op->w, op_name[op->kind], NULL);
+    op->w.on_cancel = op_on_cancel;
+    op->w.task = self;
+    op->cancelling = 0;
+    op->on_ring = 0;
+    op->result = -ECANCELED;
+    int rc = cask__poll_submit(l->poll, op);
+    if (rc == 0) {
+        l->nwatch++; /* the loop polls the ring at each iteration while ops are in flight */
+        rc = cask__park(&op->w);
+        l->nwatch--;
+        CASK__CHECK(rc == 0, "file op woken with %d", rc);
+    } else {
+        rc = cask__to_thread_wait(op_thread, op);
+        if (rc)
+            return rc; /* -ECANCELED before it started, or no worker thread */
+    }
+    int64_t r = op->result;
+    if (cask__cancelled(self)) {
+        if (r == -ECANCELED || r == -EINTR)
+            return cask__cancel_now(self);
+        if (op->kind == CASK__OP_OPENAT && r >= 0) {
+            close((int)r);
+            return cask__cancel_now(self);
+        }
+    }
+    return r;
+}
+
+static void op_init(struct cask__op *op, int kind, int fd)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = (uint8_t)kind;
+    op->fd = fd;
+    op->off = -1;
+}
+
+/* The cheap path for cached data: one preadv2 that fails with EAGAIN instead of waiting.
+ * Returns the count, or -EAGAIN to take the slow path. Yields first once the task has read
+ * FAST_BUDGET bytes in this loop iteration (the loop keeps running). */
+static __thread uint64_t fast_iter;
+static __thread size_t fast_bytes;
+static __thread bool no_nowait; /* preadv2 or RWF_NOWAIT is missing here */
+
+static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt, int64_t off,
+                          size_t want)
+{
+    if (no_nowait)
+        return -EAGAIN;
+    if (fast_iter == l->iterations && fast_bytes >= FAST_BUDGET) {
+        int rc = cask_yield(); /* let the others run: the loop goes on every FAST_BUDGET */
+        if (rc)
+            return rc;
+    }
+    if (fast_iter != l->iterations) {
+        fast_iter = l->iterations;
+        fast_bytes = 0;
+    }
+    ssize_t n = preadv2(fd, iov, cnt, off, RWF_NOWAIT);
+    if (n >= 0) {
+        fast_bytes += (size_t)n + 4096; /* a syscall costs something even when it reads nothing */
+        return n;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        no_nowait = errno == ENOSYS;
+    (void)want;
+    return errno == EBADF || errno == EISDIR || errno == EFAULT ? -errno : -EAGAIN;
+}
+
+static int check_task(void)
+{
+    cask_loop *l = cask__loop;
+    if (!l || !l->current)
+        return -EPERM;
+    return 0;
+}
+
+/* The checks of a read or write: 0, or the error to return. Caps *n at MAX_RW. */
+static int rw_check(int fd, const void *buf, size_t *n)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (fd < 0)
+        return -EBADF;
+    if (!buf && *n)
+        return -EINVAL;
+    if (*n > MAX_RW)
+        *n = MAX_RW;
+    return 0;
+}
+
+static ssize_t do_read(int fd, void *buf, size_t n, int64_t off)
+{
+    int rc = rw_check(fd, buf, &n);
+    if (rc)
+        return rc;
+    cask_loop *l = cask__loop;
+    if (cask__cancelled(l->current))
+        return cask__cancel_now(l->current);
+    /* the page cache first, a chunk at a time so that no step holds the loop long */
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < FAST_CHUNK ? n - done : FAST_CHUNK;
+        struct iovec v = {(char *)buf + done, want};
+        ssize_t got = try_cached(l, fd, &v, 1, off < 0 ? -1 : off + (int64_t)done, want);
+        if (got == -EAGAIN)
+            break; /* not cached: the ring or a thread fetches the rest */
+        if (got < 0)
+            return done ? (ssize_t)done : got; /* an error, or cancelled while yielding */
+        done += (size_t)got;
+        if (got == 0)
+            return (ssize_t)done; /* end of file (a short chunk tries once more to tell) */
+    }
+    if (done == n)
+        return (ssize_t)done;
+    struct cask__op op;
+    op_init(&op, CASK__OP_READ, fd);
+    op.buf = (char *)buf + done;
+    op.len = n - done;
+    op.off = off < 0 ? -1 : off + (int64_t)done;
+    int64_t r = run_op(&op);
+    if (r < 0)
+        return done ? (ssize_t)done : (ssize_t)r;
+    return (ssize_t)(done + (size_t)r);
+}
+
+static ssize_t do_write(int fd, const void *buf, size_t n, int64_t off)
+{
+    int rc = rw_check(fd, buf, &n);
+    if (rc)
+        return rc;
+    size_t done = 0;
+    do {
+        struct cask__op op;
+        op_init(&op, CASK__OP_WRITE, fd);
+        op.buf = (char *)buf + done;
+        op.len = n - done;
+        op.off = off < 0 ? -1 : off + (int64_t)done;
+        int64_t r = run_op(&op);
+        if (r < 0)
+            return done ? (ssize_t)done : (ssize_t)r;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+        /* a short write that did not fail: go on unless cancelled (then report the count) */
+    } while (done < n && !cask__cancelled(cask__loop->current));
+    return (ssize_t)done;
+}
+
+ssize_t cask_file_read(int fd, void *buf, size_t n) { return do_read(fd, buf, n, -1); }
+ssize_t cask_file_write(int fd, const void *buf, size_t n) { return do_write(fd, buf, n, -1); }
+
+ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off)
+{
+    if (off < 0)
+        return check_task() ? -EPERM : -EINVAL;
+    return do_read(fd, buf, n, off);
+}
+
+ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off)
+{
+    if (off < 0)
+        return check_task() ? -EPERM : -EINVAL;
+    return do_write(fd, buf, n, off);
+}
+
+static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int64_t off)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!iov || iovcnt < 1 || iovcnt > IOV_MAX || off < -1)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    cask_loop *l = cask__loop;
+    if (cask__cancelled(l->current))
+        return cask__cancel_now(l->current);
+    if (kind == CASK__OP_READV) {
+        ssize_t got = try_cached(l, fd, iov, iovcnt, off, 0);
+        if (got != -EAGAIN)
+            return got; /* a short cached read is a short readv, as readv(2) allows */
+    }
+    struct cask__op op;
+    op_init(&op, kind, fd);
+    op.iov = iov;
+    op.len = (uint64_t)iovcnt;
+    op.off = off;
+    return (ssize_t)run_op(&op);
+}
+
+ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off)
+{
+    return do_vec(CASK__OP_READV, fd, iov, iovcnt, off);
+}
+
+ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off)
+{
+    return do_vec(CASK__OP_WRITEV, fd, iov, iovcnt, off);
+}
+
+static int fd_op(int kind, int fd, int64_t off, int64_t len, int mode)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (fd < 0)
+        return -EBADF;
+    struct cask__op op;
+    op_init(&op, kind, fd);
+    op.off = off;
+    op.len = (uint64_t)len;
+    op.flags = mode;
+    return (int)run_op(&op);
+}
+
+int cask_file_fsync(int fd) { return fd_op(CASK__OP_FSYNC, fd, 0, 0, 0); }
+int cask_file_fdatasync(int fd) { return fd_op(CASK__OP_FDATASYNC, fd, 0, 0, 0); }
+
+int cask_file_fallocate(int fd, int mode, int64_t off, int64_t len)
+{
+    if (off < 0 || len <= 0)
+        return check_task() ? -EPERM : -EINVAL;
+    return fd_op(CASK__OP_FALLOCATE, fd, off, len, mode);
+}
+
+int cask_file_truncate(int fd, int64_t len)
+{
+    if (len < 0)
+        return check_task() ? -EPERM : -EINVAL;
+    return fd_op(CASK__OP_FTRUNCATE, fd, len, 0, 0);
+}
+
+int cask_file_open(const char *path, int flags, unsigned mode)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path)
+        return -EINVAL;
+    struct cask__op op;
+    op_init(&op, CASK__OP_OPENAT, AT_FDCWD);
+    op.path = path;
+    op.flags = flags | O_CLOEXEC;
+    op.mode = mode;
+    return (int)run_op(&op);
+}
+
+int cask_file_close(int fd)
+{
+    cask_loop *l = cask__loop;
+    if (!l)
+        return -EPERM;
+    if (fd < 0)
+        return -EBADF;
+    cask__fd_forget(l, fd);
+    /* close(2) of a local file returns at once (it writes nothing back); not worth a trip */
+    return close(fd) == 0 ? 0 : errno == EINTR ? 0 : -errno;
+}
+
+static void statx_to_stat(const struct statx *x, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+    st->st_ino = x->stx_ino;
+    st->st_mode = x->stx_mode;
+    st->st_nlink = x->stx_nlink;
+    st->st_uid = x->stx_uid;
+    st->st_gid = x->stx_gid;
+    st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+    st->st_size = (off_t)x->stx_size;
+    st->st_blksize = (blksize_t)x->stx_blksize;
+    st->st_blocks = (blkcnt_t)x->stx_blocks;
+    st->st_atim.tv_sec = x->stx_atime.tv_sec;
+    st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
+    st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+    st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+    st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
+    st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
+}
+
+static int do_stat(int fd, const char *path, int flags, struct stat *st)
+{
+    struct statx x;
+    struct cask__op op;
+    op_init(&op, CASK__OP_STATX, fd);
+    op.path = path;
+    op.flags = flags;
+    op.buf = &x;
+    int rc = (int)run_op(&op);
+    if (rc == 0)
+        statx_to_stat(&x, st);
+    return rc;
+}
+
+int cask_file_stat(const char *path, struct stat *st)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path || !st)
+        return -EINVAL;
+    return do_stat(AT_FDCWD, path, 0, st);
+}
+
+int cask_file_fstat(int fd, struct stat *st)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!st)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return do_stat(fd, "", AT_EMPTY_PATH, st);
+}
+
+static int path_op(int kind, const char *path, const char *path2, int flags, unsigned mode)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path || (kind == CASK__OP_RENAMEAT && !path2))
+        return -EINVAL;
+    struct cask__op op;
+    op_init(&op, kind, AT_FDCWD);
+    op.path = path;
+    op.path2 = path2;
+    op.flags = flags;
+    op.mode = mode;
+    return (int)run_op(&op);
+}
+
+int cask_file_rename(const char *from, const char *to)
+{
+    return path_op(CASK__OP_RENAMEAT, from, to, 0, 0);
+}
+int cask_file_unlink(const char *path) { return path_op(CASK__OP_UNLINKAT, path, NULL, 0, 0); }
+int cask_dir_make(const char *path, unsigned mode)
+{
+    return path_op(CASK__OP_MKDIRAT, path, NULL, 0, mode);
+}
+int cask_dir_remove(const char *path)
+{
+    return path_op(CASK__OP_UNLINKAT, path, NULL, AT_REMOVEDIR, 0);
+}
+
+/* ---- listing a directory (no ring operation exists for it: always a worker thread) ---- */
+
+struct listing {
+    const char *path;
+    char **names;
+    size_t count;
+    int err;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cask_dir_list_free(char **names, size_t count)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < count; i++)
+        cask__free(names[i]);
+    cask__free(names);
+}
+
+static int list_thread(void *arg)
+{
+    struct listing *ls = arg;
+    DIR *d = opendir(ls->path);
+    if (!d) {
+        ls->err = -errno;
+        return 0;
+    }
+    size_t cap = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (ls->count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **n = cask__realloc(ls->names, ncap * sizeof *n);
+            if (!n) {
+                ls->err = -ENOMEM;
+                break;
+            }
+            ls->names = n;
+            cap = ncap;
+        }
+        size_t len = strlen(e->d_name) + 1;
+        char *s = cask__malloc(len);
+        if (!s) {
+            ls->err = -ENOMEM;
+            break;
+        }
+        memcpy(s, e->d_name, len);
+        ls->names[ls->count++] = s;
+        errno = 0;
+    }
+    if (!ls->err && errno)
+        ls->err = -errno;
+    closedir(d);
+    if (ls->err) {
+        cask_dir_list_free(ls->names, ls->count);
+        ls->names = NULL;
+        ls->count = 0;
+    } else if (ls->count) {
+        qsort(ls->names, ls->count, sizeof *ls->names, cmp_name);
+    }
+    return 0;
+}
+
+int cask_dir_list(const char *path, char ***names, size_t *count)
+{
+    if (names)
+        *names = NULL;
+    if (count)
+        *count = 0;
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path || !names || !count)
+        return -EINVAL;
+    struct listing ls = {.path = path};
+    rc = cask__to_thread_wait(list_thread, &ls);
+    if (rc)
+        return rc;
+    if (ls.err)
+        return ls.err;
+    *names = ls.names;
+    *count = ls.count;
+    return 0;
+}
+
+/* ---- whole files ---- */
+
+/* Runs a cleanup step that must happen even when the task is cancelled. */
+static void shielded_close(int fd)
+{
+    cask_file_close(fd);
+}
+
+static int shielded_unlink(const char *path)
+{
+    cask_scope sc;
+    int rc = cask__scope_open(&sc, CASK__SCOPE_SHIELD, CASK__NEVER);
+    if (rc)
+        return unlink(path) == 0 ? 0 : -errno;
+    rc = cask_file_unlink(path);
+    cask_scope_close(&sc, 0);
+    return rc;
+}
+
+int cask_file_read_all(const char *path, char **data, size_t *len)
+{
+    if (data)
+        *data = NULL;
+    if (len)
+        *len = 0;
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path || !data || !len)
+        return -EINVAL;
+    int fd = cask_file_open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    rc = cask_file_fstat(fd, &st);
+    if (rc) {
+        shielded_close(fd);
+        return rc;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        shielded_close(fd);
+        return -EISDIR;
+    }
+    /* the size is a hint: files in /proc say 0, and files grow or shrink while read */
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
+        shielded_close(fd);
+        return -EFBIG;
+    }
+    char *buf = cask__malloc(cap);
+    size_t n = 0;
+    rc = buf ? 0 : -ENOMEM;
+    while (!rc) {
+        if (n + 1 == cap) {
+            if (cap >= SIZE_MAX / 4) {
+                rc = -EFBIG;
+                break;
+            }
+            char *nb = cask__realloc(buf, cap * 2);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t got = cask_file_read(fd, buf + n, cap - 1 - n);
+        if (got < 0)
+            rc = (int)got;
+        else if (got == 0)
+            break;
+        else
+            n += (size_t)got;
+        if (!rc && cask__cancelled(cask__loop->current))
+            rc = cask__cancel_now(cask__loop->current); /* a read done despite a cancel */
+    }
+    shielded_close(fd);
+    if (rc) {
+        cask__free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int dir_of(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return snprintf(out, cap, ".") < (int)cap ? 0 : -ENAMETOOLONG;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= cap)
+        return -ENAMETOOLONG;
+    memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int cask_file_replace(const char *path, const void *data, size_t len, unsigned mode)
+{
+    int rc = check_task();
+    if (rc)
+        return rc;
+    if (!path || (!data && len))
+        return -EINVAL;
+    static __thread unsigned long seq;
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    rc = dir_of(path, dir, sizeof dir);
+    if (rc)
+        return rc;
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        if (snprintf(tmp, sizeof tmp, "%s.%06lx", path,
+                     (unsigned long)((getpid() * 7919ul + ++seq) & 0xffffff)) >= (int)sizeof tmp)
+            return -ENAMETOOLONG;
+        fd = cask_file_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+        if (fd < 0 && fd != -EEXIST)
+            return fd;
+    }
+    if (fd < 0)
+        return fd;
+    size_t done = 0;
+    rc = 0;
+    while (done < len && !rc) { /* at explicit offsets: the ring checks RLIMIT_FSIZE then */
+        ssize_t w = cask_file_pwrite(fd, (const char *)data + done, len - done, (int64_t)done);
+        if (w < 0)
+            rc = (int)w;
+        else
+            done += (size_t)w;
+        if (!rc && cask__cancelled(cask__loop->current))
+            rc = cask__cancel_now(cask__loop->current);
+    }
+    if (!rc)
+        rc = cask_file_fsync(fd);
+    shielded_close(fd);
+    if (!rc)
+        rc = cask_file_rename(tmp, path);
+    if (rc) {
+        shielded_unlink(tmp);
+        return rc;
+    }
+    /* committed: make the rename itself durable */
+    int dfd = cask_file_open(dir, O_RDONLY | O_DIRECTORY, 0);
+    if (dfd < 0)
+        return dfd;
+    rc = cask_file_fsync(dfd);
+    shielded_close(dfd);
+    return rc;
+}

@@ -1,0 +1,314 @@
+/*
+ * uring.c: the io_uring backend of poll.h (built when liburing is present). One ring per loop.
+ * Readiness keeps epoll's exact edge-triggered semantics: the backend owns an epoll instance
+ * (epoll.c) and watches its fd through the ring with a multishot poll; when that completes the
+ * backend drains epoll without waiting. File operations (struct cask__op) go on the ring and
+ * are submitted in one batch at the next wait, so a loop iteration costs one io_uring_enter
+ * however many tasks started an operation; completions wake their tasks. A wait with nothing
+ * to submit and no timeout enters the kernel only when the ring says it has work pending.
+ * Operations the kernel's probe lacks are refused with -ENOSYS (the caller uses a thread).
+ */
+#define _GNU_SOURCE
+#include "poll.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define RING_ENTRIES 256
+#define TAG_EPOLL ((uint64_t)1) /* the poll on the epoll fd; ops are pointers, never 1 */
+#define TAG_NONE ((uint64_t)0)  /* async cancels and the probe's nop: nothing to do */
+#ifndef CASK__IORING_OP_FTRUNCATE
+#define CASK__IORING_OP_FTRUNCATE 55 /* Linux 6.9; newer than liburing 2.3's header */
+#endif
+
+struct uring_backend {
+    struct cask__poll base;
+    struct io_uring ring;
+    struct cask__epoll epstore; /* the epoll instance that holds readiness registrations */
+    struct cask__poll *ep;      /* &epstore.base */
+    int epfd;
+    bool ep_armed;
+    bool ep_single; /* the kernel has no multishot poll: re-arm after each completion */
+    bool unsubmitted;
+    bool supported[CASK__OP_COUNT];
+    uint64_t slack_ns; /* the thread's timer slack, added to timed waits */
+};
+
+static struct io_uring_sqe *get_sqe(struct uring_backend *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) { /* the submission queue is full: hand it to the kernel and take a slot */
+        io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    if (sqe)
+        u->unsubmitted = true;
+    return sqe;
+}
+
+static void arm_epoll(struct uring_backend *u)
+{
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return; /* tried again at the next wait */
+    if (u->ep_single)
+        io_uring_prep_poll_add(sqe, u->epfd, POLLIN);
+    else
+        io_uring_prep_poll_multishot(sqe, u->epfd, POLLIN);
+    io_uring_sqe_set_data64(sqe, TAG_EPOLL);
+    u->ep_armed = true;
+}
+
+static int ur_open(struct cask__poll **out)
+{
+    struct uring_backend *u = cask__calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER;
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
+    if (rc == -EINVAL) { /* a kernel older than 6.0 lacks these flags */
+        memset(&prm, 0, sizeof prm);
+        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
+    }
+    if (rc < 0) {
+        cask__free(u);
+        return rc;
+    }
+    /* the probe: the kernel must run a request through the ring (seccomp may allow the setup
+     * and refuse io_uring_enter) and know the operations the backend relies on */
+    struct io_uring_probe *pr = io_uring_get_probe_ring(&u->ring);
+    rc = -ENOSYS;
+    if (!pr || !io_uring_opcode_supported(pr, IORING_OP_READ) ||
+        !io_uring_opcode_supported(pr, IORING_OP_POLL_ADD) ||
+        !io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL))
+        goto fail;
+    static const int opcode[CASK__OP_COUNT] = {
+        [CASK__OP_READ] = IORING_OP_READ,
+        [CASK__OP_WRITE] = IORING_OP_WRITE,
+        [CASK__OP_READV] = IORING_OP_READV,
+        [CASK__OP_WRITEV] = IORING_OP_WRITEV,
+        [CASK__OP_FSYNC] = IORING_OP_FSYNC,
+        [CASK__OP_FDATASYNC] = IORING_OP_FSYNC,
+        [CASK__OP_FALLOCATE] = IORING_OP_FALLOCATE,
+        [CASK__OP_OPENAT] = IORING_OP_OPENAT,
+        [CASK__OP_CLOSE] = IORING_OP_CLOSE,
+        [CASK__OP_STATX] = IORING_OP_STATX,
+        [CASK__OP_RENAMEAT] = IORING_OP_RENAMEAT,
+        [CASK__OP_UNLINKAT] = IORING_OP_UNLINKAT,
+        [CASK__OP_MKDIRAT] = IORING_OP_MKDIRAT,
+        [CASK__OP_FTRUNCATE] = CASK__IORING_OP_FTRUNCATE,
+    };
+    for (int k = 0; k < CASK__OP_COUNT; k++)
+        u->supported[k] = io_uring_opcode_supported(pr, opcode[k]);
+    io_uring_free_probe(pr);
+    pr = NULL;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, TAG_NONE);
+    struct io_uring_cqe *cqe;
+    rc = io_uring_submit_and_wait(&u->ring, 1);
+    if (rc < 0)
+        goto fail;
+    rc = io_uring_peek_cqe(&u->ring, &cqe);
+    if (rc < 0)
+        goto fail;
+    io_uring_cqe_seen(&u->ring, cqe);
+    rc = cask__epoll_init(&u->epstore);
+    if (rc)
+        goto fail;
+    u->ep = &u->epstore.base;
+    u->epfd = cask__epoll_fd(u->ep);
+    u->base.ops = &cask__uring_ops;
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    u->slack_ns = slack > 0 ? (uint64_t)slack : 50000;
+    arm_epoll(u);
+    *out = &u->base;
+    return 0;
+fail:
+    if (pr)
+        io_uring_free_probe(pr);
+    io_uring_queue_exit(&u->ring);
+    cask__free(u);
+    return rc;
+}
+
+static void ur_close(struct cask__poll *p)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    io_uring_queue_exit(&u->ring);
+    cask__epoll_fini(&u->epstore);
+    cask__free(u);
+}
+
+static int ur_add(struct cask__poll *p, int fd)
+{
+    return cask__poll_add(((struct uring_backend *)p)->ep, fd);
+}
+
+static int ur_del(struct cask__poll *p, int fd)
+{
+    return cask__poll_del(((struct uring_backend *)p)->ep, fd);
+}
+
+static int reap(struct uring_backend *u, cask__poll_ready_fn ready, cask_loop *l)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    bool ep_fired = false;
+    int n = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        seen++;
+        uint64_t tag = io_uring_cqe_get_data64(cqe);
+        if (tag == TAG_EPOLL) {
+            if (!(cqe->flags & IORING_CQE_F_MORE)) {
+                u->ep_armed = false;
+                if (cqe->res == -EINVAL && !u->ep_single)
+                    u->ep_single = true; /* no multishot poll in this kernel */
+            }
+            ep_fired = true;
+        } else if (tag != TAG_NONE && tag != LIBURING_UDATA_TIMEOUT) {
+            struct cask__op *op = (struct cask__op *)(uintptr_t)tag;
+            op->result = cqe->res;
+            cask__signal(&op->w, 0);
+            n++;
+        }
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    if (ep_fired) {
+        int got;
+        do { /* a full batch may leave more behind: edge-triggered fds are reported once */
+            got = cask__poll_wait(u->ep, 0, ready, l);
+            if (got > 0)
+                n += got;
+        } while (got == CASK__EPOLL_BATCH);
+    }
+    if (!u->ep_armed)
+        arm_epoll(u);
+    return n;
+}
+
+static int ur_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_fn ready,
+                   cask_loop *l)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    struct io_uring *r = &u->ring;
+    int rc = 0;
+    if (!u->ep_armed)
+        arm_epoll(u);
+    if (timeout_ns == 0) {
+        /* no syscall unless there is something to submit or the kernel has completions to
+         * post for us (IORING_SQ_TASKRUN) or its completion queue overflowed */
+        unsigned flags = IO_URING_READ_ONCE(*r->sq.kflags);
+        if (u->unsubmitted || (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+            rc = io_uring_submit_and_get_events(r);
+    } else if (timeout_ns == CASK__NEVER) {
+        if (!io_uring_cq_ready(r))
+            rc = io_uring_submit_and_wait(r, 1);
+        else if (u->unsubmitted)
+            rc = io_uring_submit(r);
+    } else if (!io_uring_cq_ready(r)) {
+        /* epoll's waits end up to the thread's timer slack late (50 us by default), the ring's
+         * timeout fires on the dot: add the slack, so timers due microseconds apart fire in
+         * one iteration on both backends (the loop's whole-millisecond rule relies on it) */
+        timeout_ns += u->slack_ns;
+        struct __kernel_timespec ts = {(long long)(timeout_ns / 1000000000u),
+                                       (long long)(timeout_ns % 1000000000u)};
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(r, &cqe, 1, &ts, NULL);
+    } else if (u->unsubmitted) {
+        rc = io_uring_submit(r);
+    }
+    if (rc >= 0 || rc == -ETIME || rc == -EINTR)
+        u->unsubmitted = false; /* the kernel took the queue (liburing submits before waiting) */
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
+        return rc;
+    return reap(u, ready, l);
+}
+
+static int ur_submit(struct cask__poll *p, struct cask__op *op)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    if (op->kind >= CASK__OP_COUNT || !u->supported[op->kind])
+        return -ENOSYS;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return -EAGAIN;
+    uint64_t off = (uint64_t)op->off; /* -1: the file position */
+    switch (op->kind) {
+    case CASK__OP_READ:
+        io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->len, off);
+        break;
+    case CASK__OP_WRITE:
+        io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->len, off);
+        break;
+    case CASK__OP_READV:
+        io_uring_prep_readv(sqe, op->fd, op->iov, (unsigned)op->len, off);
+        break;
+    case CASK__OP_WRITEV:
+        io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->len, off);
+        break;
+    case CASK__OP_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, 0);
+        break;
+    case CASK__OP_FDATASYNC:
+        io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case CASK__OP_FALLOCATE:
+        io_uring_prep_fallocate(sqe, op->fd, op->flags, off, (off_t)op->len);
+        break;
+    case CASK__OP_OPENAT:
+        io_uring_prep_openat(sqe, op->fd, op->path, op->flags, op->mode);
+        break;
+    case CASK__OP_CLOSE:
+        io_uring_prep_close(sqe, op->fd);
+        break;
+    case CASK__OP_STATX:
+        io_uring_prep_statx(sqe, op->fd, op->path, op->flags, STATX_BASIC_STATS, op->buf);
+        break;
+    case CASK__OP_RENAMEAT:
+        io_uring_prep_renameat(sqe, AT_FDCWD, op->path, AT_FDCWD, op->path2, 0);
+        break;
+    case CASK__OP_UNLINKAT:
+        io_uring_prep_unlinkat(sqe, AT_FDCWD, op->path, op->flags);
+        break;
+    case CASK__OP_MKDIRAT:
+        io_uring_prep_mkdirat(sqe, AT_FDCWD, op->path, op->mode);
+        break;
+    case CASK__OP_FTRUNCATE:
+        io_uring_prep_rw(CASK__IORING_OP_FTRUNCATE, sqe, op->fd, NULL, 0, off);
+        break;
+    default:
+        return -ENOSYS;
+    }
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
+    op->on_ring = 1;
+    return 0;
+}
+
+static void ur_cancel(struct cask__poll *p, struct cask__op *op)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return; /* the op completes on its own; the task waits for it */
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+    io_uring_sqe_set_data64(sqe, TAG_NONE);
+}
+
+const struct cask__poll_ops cask__uring_ops = {
+    .name = "io_uring",
+    .open = ur_open,
+    .close = ur_close,
+    .add = ur_add,
+    .del = ur_del,
+    .wait = ur_wait,
+    .submit = ur_submit,
+    .cancel = ur_cancel,
+};
