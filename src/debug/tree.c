@@ -9,6 +9,8 @@
 #include "sym/sym.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 /* ---- backtraces ---- */
@@ -372,6 +374,10 @@ void cask__diag_fatal_backtrace(FILE *f)
     void *pcs[CASK__BT_MAX];
     struct fatal_args a = {f, pcs, cask__frames_from(__builtin_frame_address(0), NULL, t->stack.lo,
                                                       t->stack.hi, pcs, CASK__BT_MAX)};
+    sigset_t pipe_set; /* a reader gone from stderr must not turn the abort into SIGPIPE */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     fprintf(f, "cask: in task %llu '%s':\n", (unsigned long long)t->id, cask_task_name(t));
     cask__on_big_stack(fatal_big, &a);
     fflush(f);
@@ -383,6 +389,11 @@ void cask__diag_overflow_backtrace(const cask_task *t, void *uctx)
      * the code that overflowed), no libdw; dladdr names exported functions */
     void *pcs[CASK__BT_MAX];
     int n = cask__frames_ucontext(uctx, t->stack.lo, t->stack.hi, pcs, CASK__BT_MAX);
+    /* a reader that stopped reading stderr must not turn the abort into a SIGPIPE death */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     char line[256], sym[200];
     for (int i = 0; i < n; i++) {
         cask__sym_dladdr(pcs[i], i > 0, sym, sizeof sym);
