@@ -453,6 +453,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
         }
         ssize_t w = write(2, msg, n);
         (void)w;
+        cask__diag_overflow_backtrace(t, uctx); /* where it was, innermost first */
         signal(SIGABRT, SIG_DFL);
         abort();
     }
