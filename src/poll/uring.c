@@ -63,31 +63,25 @@ static void arm_epoll(struct uring_backend *u)
     u->ep_armed = true;
 }
 
-static int ur_open(struct cask__poll **out)
+/* The probe's findings, made by the first loop of the process and kept (a ring's setup is
+ * per loop; what the kernel supports is not): 0 not yet, 1 usable, else the negative errno. */
+static int probe_state;
+static bool probe_supported[CASK__OP_COUNT];
+static unsigned probe_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+                              IORING_SETUP_SINGLE_ISSUER;
+
+/* The probe: the kernel must run a request through the ring (seccomp may allow the setup and
+ * refuse io_uring_enter) and know the operations the backend relies on. */
+static int probe(struct io_uring *ring)
 {
-    struct uring_backend *u = cask__calloc(1, sizeof *u);
-    if (!u)
-        return -ENOMEM;
-    struct io_uring_params prm;
-    memset(&prm, 0, sizeof prm);
-    prm.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER;
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    if (rc == -EINVAL) { /* a kernel older than 6.0 lacks these flags */
-        memset(&prm, 0, sizeof prm);
-        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    }
-    if (rc < 0) {
-        cask__free(u);
-        return rc;
-    }
-    /* the probe: the kernel must run a request through the ring (seccomp may allow the setup
-     * and refuse io_uring_enter) and know the operations the backend relies on */
-    struct io_uring_probe *pr = io_uring_get_probe_ring(&u->ring);
-    rc = -ENOSYS;
+    struct io_uring_probe *pr = io_uring_get_probe_ring(ring);
     if (!pr || !io_uring_opcode_supported(pr, IORING_OP_READ) ||
         !io_uring_opcode_supported(pr, IORING_OP_POLL_ADD) ||
-        !io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL))
-        goto fail;
+        !io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL)) {
+        if (pr)
+            io_uring_free_probe(pr);
+        return -ENOSYS;
+    }
     static const int opcode[CASK__OP_COUNT] = {
         [CASK__OP_READ] = IORING_OP_READ,
         [CASK__OP_WRITE] = IORING_OP_WRITE,
@@ -105,20 +99,51 @@ static int ur_open(struct cask__poll **out)
         [CASK__OP_FTRUNCATE] = CASK__IORING_OP_FTRUNCATE,
     };
     for (int k = 0; k < CASK__OP_COUNT; k++)
-        u->supported[k] = io_uring_opcode_supported(pr, opcode[k]);
+        probe_supported[k] = io_uring_opcode_supported(pr, opcode[k]);
     io_uring_free_probe(pr);
-    pr = NULL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, TAG_NONE);
     struct io_uring_cqe *cqe;
-    rc = io_uring_submit_and_wait(&u->ring, 1);
+    int rc = io_uring_submit_and_wait(ring, 1);
+    if (rc >= 0)
+        rc = io_uring_peek_cqe(ring, &cqe);
     if (rc < 0)
-        goto fail;
-    rc = io_uring_peek_cqe(&u->ring, &cqe);
-    if (rc < 0)
-        goto fail;
-    io_uring_cqe_seen(&u->ring, cqe);
+        return rc;
+    io_uring_cqe_seen(ring, cqe);
+    return 1;
+}
+
+static int ur_open(struct cask__poll **out)
+{
+    int state = __atomic_load_n(&probe_state, __ATOMIC_ACQUIRE);
+    if (state < 0)
+        return state;
+    struct uring_backend *u = cask__calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.flags = __atomic_load_n(&probe_flags, __ATOMIC_RELAXED);
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
+    if (rc == -EINVAL && prm.flags) { /* a kernel older than 6.0 lacks these flags */
+        __atomic_store_n(&probe_flags, 0u, __ATOMIC_RELAXED);
+        memset(&prm, 0, sizeof prm);
+        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
+    }
+    if (rc < 0) {
+        cask__free(u);
+        return rc;
+    }
+    if (state == 0) { /* loops starting at once may both probe: they find the same */
+        state = probe(&u->ring);
+        __atomic_store_n(&probe_state, state, __ATOMIC_RELEASE);
+        if (state < 0) {
+            rc = state;
+            goto fail;
+        }
+    }
+    memcpy(u->supported, probe_supported, sizeof u->supported);
     rc = cask__epoll_init(&u->epstore);
     if (rc)
         goto fail;
@@ -131,8 +156,6 @@ static int ur_open(struct cask__poll **out)
     *out = &u->base;
     return 0;
 fail:
-    if (pr)
-        io_uring_free_probe(pr);
     io_uring_queue_exit(&u->ring);
     cask__free(u);
     return rc;
