@@ -19,14 +19,20 @@ RUNNER ?=
 empty :=
 comma := ,
 TRIPLE := $(shell $(CC) -dumpmachine 2>/dev/null)
-VARIANT := $(TRIPLE)$(if $(SAN),-$(subst $(comma),-,$(SAN)))
+# Diagnostics symbolize with libdw (function, file:line; opened with dlopen at run time, so
+# nothing more to link) when the compiler finds its header; DW=0 forces the libc-only
+# fallback (dladdr), built apart under build/<triple>-nodw.
+DW ?= $(shell printf '\043include <elfutils/libdwfl.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1 || echo 0)
+VARIANT := $(TRIPLE)$(if $(SAN),-$(subst $(comma),-,$(SAN)))$(if $(filter command line,$(origin DW)),$(if $(filter 1,$(DW)),,-nodw))
 B ?= build/$(VARIANT)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 $(WERROR)
-SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all)
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS := -std=c11 -fPIC -pthread $(WARN) $(SANFLAGS) -Iinclude -MMD -MP $(CFLAGS)
-LDLIBS := -pthread -lm
+# frame pointers: task backtraces walk them (docs/diagnostics.md)
+ALL_CFLAGS := -std=c11 -fPIC -pthread -fno-omit-frame-pointer $(WARN) $(SANFLAGS) -Iinclude -MMD -MP $(CFLAGS)
+DW_LIBS := -ldl
+LDLIBS := -pthread -lm $(DW_LIBS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
 # liburing: tried with the compiler itself, so a cross build without the target's liburing
@@ -43,7 +49,8 @@ else
 B := $(B)-nouring
 endif
 
-SRC := $(filter-out $(if $(filter 1,$(URING)),,src/poll/uring.c),$(sort $(wildcard src/*/*.c)))
+SRC := $(filter-out $(if $(filter 1,$(URING)),,src/poll/uring.c),$(sort $(wildcard src/*/*.c))) \
+       src/debug/sym/dladdr.c src/debug/sym/$(if $(filter 1,$(DW)),dw,plain).c
 ASM := $(sort $(wildcard src/ctx/*.S))
 OBJ := $(SRC:%.c=$(B)/%.o) $(ASM:%.S=$(B)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c tests/internal/test_*.c))
@@ -70,14 +77,14 @@ $(B)/libcask.a: $(OBJ)
 $(B)/libcask.so: $(OBJ)
 	$(CC) -shared -Wl,-soname,libcask.so.0 -Wl,-z,noexecstack $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/cask.pc: cask.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@URING@|$(URING_PC)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS) $(URING_PC)|' $< > $@
 
 $(B)/tests/run: $(TEST_OBJ) $(B)/libcask.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libcask.a $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(TEST_OBJ) $(B)/libcask.a $(LDLIBS)
 $(B)/tests/internal/%.o: ALL_CFLAGS += -Isrc
 $(B)/examples/%: examples/%.c $(B)/libcask.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcask.a $(ALL_LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(B)/libcask.a $(ALL_LDFLAGS) $(LDLIBS)
 examples: $(EXAMPLE_BIN)
 
 unit: $(B)/tests/run
@@ -99,12 +106,15 @@ bench: $(BENCH_BIN)
 	bash bench/run.sh $(BENCH_ARGS)
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/share/cask/gdb $(DESTDIR)$(PREFIX)/share/gdb/auto-load$(PREFIX)/lib
+	install -m 644 tools/gdb/cask.py $(DESTDIR)$(PREFIX)/share/cask/gdb/
+	install -m 644 tools/gdb/cask.py $(DESTDIR)$(PREFIX)/share/gdb/auto-load$(PREFIX)/lib/libcask.so.0-gdb.py
 	install -m 644 include/cask.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libcask.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libcask.so $(DESTDIR)$(PREFIX)/lib/libcask.so.0
 	ln -sf libcask.so.0 $(DESTDIR)$(PREFIX)/lib/libcask.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@URING@|$(URING_PC)|' cask.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cask.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS@|$(DW_LIBS) $(URING_PC)|' cask.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cask.pc
 
 format-check:
 	clang-format --dry-run --Werror include/cask.h $(SRC)

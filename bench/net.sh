@@ -16,8 +16,8 @@
 #   RESULT <workload> <runtime> cpu_us_per_req=... rps=... p50_us=... p99_us=...
 #          loadgen_cpu_pct=... [limited=loadgen]
 # (http lines have no p50_us). cpu_us_per_req, the server's CPU time per request, is the
-# primary figure: on 2 CPUs the load generator's core saturates (loadgen_cpu_pct is how busy
-# CPU 1 was during the run; at 90% or more the line says limited=loadgen), and then rps
+# primary figure: on 2 CPUs the load generator's core saturates (loadgen_cpu_pct is the load
+# generator's own CPU time over its run; at 90% or more the line says limited=loadgen), and rps
 # measures the load generator as much as the server. Progress and warnings go to stderr,
 # RESULT lines to stdout; the raw measurements are kept in build/bench/net-raw.txt.
 #
@@ -308,27 +308,6 @@ start_server() {
     return 1
 }
 
-# busy and total jiffies of CPU 1 (where the load generator runs), as "busy total"
-cpu1_jiffies() {
-    awk '$1 == "cpu1" { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat
-}
-
-# Runs a client command on CPU 1 into $TMP/client.out; the background wait lets signals through.
-# LOADGEN_PCT is set to how busy CPU 1 was meanwhile (percent).
-run_client() {
-    local a b
-    read -ra a < <(cpu1_jiffies)
-    taskset -c 1 "$@" >"$TMP/client.out" 2>&1 </dev/null &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID"
-    local rc=$?
-    CLIENT_PID=""
-    read -ra b < <(cpu1_jiffies)
-    LOADGEN_PCT=$(awk -v db=$((b[0] - a[0])) -v dt=$((b[1] - a[1])) \
-        'BEGIN { printf "%.0f", (dt > 0 ? db * 100 / dt : 0) }')
-    return $rc
-}
-
 # CPU time (utime+stime, all threads) of process $1 in clock ticks.
 cpu_ticks() {
     local stat rest
@@ -339,6 +318,31 @@ cpu_ticks() {
     echo $((${12} + ${13}))
 }
 CLK_TCK=$(getconf CLK_TCK)
+
+# Runs a client command on CPU 1 into $TMP/client.out; the background wait lets signals through.
+# LOADGEN_PCT is set to the client's own CPU time (all its threads) over its run time, in percent
+# of one CPU (sampled every 0.1 s while it runs, so the last 0.1 s are not counted).
+run_client() {
+    local t0 tl ticks=0 now
+    t0=$(date +%s%N)
+    tl=$t0
+    taskset -c 1 "$@" >"$TMP/client.out" 2>&1 </dev/null &
+    CLIENT_PID=$!
+    while kill -0 "$CLIENT_PID" 2>/dev/null; do
+        now=$(date +%s%N)
+        if t=$(cpu_ticks "$CLIENT_PID" 2>/dev/null); then
+            ticks=$t tl=$now
+        fi
+        sleep 0.1
+    done
+    wait "$CLIENT_PID"
+    local rc=$?
+    CLIENT_PID=""
+    LOADGEN_PCT=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v ns=$((tl - t0)) \
+        'BEGIN { printf "%.0f", (ns > 0 ? t / hz * 100 / (ns / 1e9) : 0) }')
+    return $rc
+}
+
 
 RAW=$TMP/raw.txt # copied to $BUILD/net-raw.txt at the end
 : >"$RAW"

@@ -131,6 +131,15 @@ struct cask_config {
     size_t stack_guard_gap;  /* guard bytes below every stack, rounded up to pages; 0: 256 KiB
                                 (a frame wider than this may jump over it: build with
                                 -fstack-clash-protection, which cask.pc's Cflags carry) */
+    /* diagnostics (see "Diagnostics"); all off when zero */
+    FILE *diag_out;         /* where the reports below go; NULL: stderr */
+    int dump_signal;        /* this signal (e.g. SIGUSR1) dumps the task tree at the next
+                             * iteration; 0: none */
+    double stall_threshold; /* seconds: a watchdog thread reports a task step or callback
+                             * running longer, live, with its backtrace; 0: off (0.1 is good) */
+    bool detect_deadlocks;  /* when nothing can ever run again: report the wait-for cycles and
+                             * the task tree, then cancel the main task */
+    bool report_leftovers;  /* report the tasks still alive when main returns */
     /* files: the I/O backend, "epoll" or "io_uring"; NULL or "" picks the default: the
      * environment variable CASK_BACKEND if set, else io_uring when the library was built with
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
@@ -1074,6 +1083,49 @@ int cask_signal_poll(cask_signal *r);
 int cask_signal_close(cask_signal *r);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Diagnostics                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * What every task of the loop is doing, for people and for tools: `python -m asyncio pstree`
+ * with backtraces. Each task comes with its id, name, state, parent (the task that spawned
+ * it), where it was spawned (file:line of the spawn call), what it waits on in words ("lock
+ * 0x... held by task 3 'writer'", "join task 9 'fetch'", "sleep, 1.25 s left", "fd 12 read",
+ * "queue get, 3 waiting"), for how long (when cask_run's config turned a diagnostic on), and
+ * its backtrace: a walk of the parked task's own stack by frame pointers (cask is built with
+ * them; build your code with -fno-omit-frame-pointer too), symbolized to function and
+ * file:line with libdw when the library was built with it, else to exported function names
+ * (dladdr: link programs with -rdynamic). See docs/diagnostics.md and cask_config's
+ * diagnostics fields (dump signal, stall watchdog, deadlock detection, leftover tasks).
+ */
+enum {
+    CASK_DUMP_JSON = 1,         /* one JSON object instead of the indented text tree */
+    CASK_DUMP_NO_BACKTRACE = 2, /* leave out the backtraces (cheaper: no symbolization) */
+};
+/* Writes the task tree of this thread's loop to f. Returns the number of live tasks, or
+ * -EPERM (no loop on this thread), -EINVAL (f NULL, unknown flags). */
+int cask_dump_tree(FILE *f, int flags);
+/*
+ * The wait-for graph of this loop (task -> lock owner, joined or gathered task, group
+ * children, future or event waited on) and its cycles: each cycle is a deadlock, written to f
+ * (if not NULL) as "task 3 'a' waits for lock 0x... held by task 4 'b'; task 4 'b' joins
+ * task 3 'a'". With CASK_DUMP_JSON, one JSON object with every edge and every cycle.
+ * Returns the number of cycles found, or -EPERM (no loop), -EINVAL (unknown flags), -ENOMEM.
+ */
+int cask_find_deadlocks(FILE *f, int flags);
+/*
+ * Stores up to max return addresses of task t's stack in pcs, innermost first: where a
+ * parked (or ready, or running: the caller itself) task is. A task that has not run yet has
+ * none. Returns how many were stored, or -EINVAL (t NULL or ended, pcs NULL with max > 0),
+ * -EPERM (t belongs to another thread's loop).
+ */
+int cask_task_backtrace(const cask_task *t, void **pcs, int max);
+/* Writes a readable name for the code address pc into buf (at most n bytes, NUL-terminated):
+ * "function (file.c:42)" with libdw, "function+0x1c (module)" with dladdr, the address
+ * otherwise. Returns the length written. */
+size_t cask_symbolize(const void *pc, char *buf, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1399,7 +1451,9 @@ struct cask_stdio {
     int fd; /* CASK_STDIO_FD */
 };
 
-/* What cancellation (and freeing a handle) does to a running child. */
+/* What cancellation (and freeing a handle) does to a running child. With new_session or
+ * new_pgroup the signals go to the child's whole process group, and once the child has ended
+ * (or got SIGKILL) what is left of the group gets SIGKILL, so nothing of it outlives the stop. */
 enum cask_proc_cancel {
     CASK_PROC_TERMINATE = 0, /* kill_signal, up to kill_grace seconds, then SIGKILL (trio) */
     CASK_PROC_KILL,          /* SIGKILL at once (Go's exec.CommandContext) */

@@ -275,6 +275,14 @@ struct cask_loop {
     void (*ext_close[4])(cask_loop *l, void *p);
     /* signals (io/signal.c): this loop's slot in the process-wide dispatcher, or NULL */
     void *sig;
+    /* diagnostics (debug/): their state when cask_run's config turned any on, else NULL;
+     * the return address of the spawn call in progress; callbacks run and "blocked in the
+     * poller" (both read by the stall watchdog thread, relaxed atomics); to_thread jobs out */
+    struct cask__diag *diag;
+    void *spawn_site;
+    uint64_t callbacks;
+    int in_poll;
+    uint32_t jobs_out;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -345,6 +353,11 @@ struct cask_task {
     void *group;                   /* owned by core/group.c */
     void (*on_done)(cask_task *t); /* called when the task ends, before joiners wake */
     cask_task *group_next, *group_prev;
+    /* diagnostics (debug/): the spawn call's return address, the spawning task's id (0: none),
+     * when it parked (ns; set only while diagnostics are on) */
+    void *spawn_site;
+    uint64_t parent_id;
+    uint64_t park_ns;
     char name[32];
     void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
@@ -397,6 +410,28 @@ int cask__call_soon3(cask_loop *l, void (*fn)(void *, void *, void *), void *a, 
 void cask__signals_drain(cask_loop *l);
 int cask__signals_cancel_main(cask_loop *l, uint64_t mask);
 void cask__signals_close(cask_loop *l);
+/* Diagnostics (debug/): set up and torn down by cask_run; a loop with nothing it could ever
+ * run again (checks for deadlocks); tasks left when main returned; symbolization. */
+struct cask__diag;
+int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
+void cask__diag_stop(cask_loop *l);
+void cask__diag_idle(cask_loop *l);
+void cask__diag_leftovers(cask_loop *l);
+/* Prints the running task's backtrace to f (fatal misuse reports); nothing outside tasks. */
+void cask__diag_fatal_backtrace(FILE *f);
+/* A readable name for a code address: "func+0x12 (file.c:42)" or "0x... (lib.so)".
+ * Thread-safe; returns the length written. */
+size_t cask__symbolize(const void *pc, bool return_address, char *buf, size_t n);
+/* The frames of a parked task (from its saved context) or of the running code (from fp/pc),
+ * walking frame pointers within [lo, hi). Returns how many pcs were stored. */
+int cask__frames_parked(const struct cask__ctx *c, const void *lo, const void *hi, void **pcs,
+                        int max);
+int cask__frames_from(void *fp, void *pc, const void *lo, const void *hi, void **pcs, int max);
+/* The same from a signal handler's ucontext (the first pc is the interrupted instruction). */
+int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void **pcs, int max);
+/* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
+ * a task runnable (the receiver except, the diagnostics' own, does not count). */
+bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
 /* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 /* cask_wait_fd for self once the arguments were checked. */

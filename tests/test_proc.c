@@ -43,6 +43,35 @@ static bool children_gone_within(double secs)
     return no_children();
 }
 
+/* A process of group pgid that is alive (not a zombie waiting for its reaper), from /proc. */
+static bool group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    CHECK(d != NULL);
+    bool alive = false;
+    struct dirent *e;
+    while (!alive && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid pgrp ..." */
+        char state;
+        int ppid, pgrp;
+        if (rp && sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z' && state != 'X')
+            alive = true;
+    }
+    closedir(d);
+    return alive;
+}
+
 static int shell(cask_process **p, const char *cmd, const struct cask_process_opts *o)
 {
     return cask_process_shell(p, cmd, o);
@@ -310,6 +339,28 @@ static int p7_main(void *arg)
     struct cask_process_opts grp = {.new_pgroup = true};
     cancel_case("sleep 30; echo never", &grp, false, NULL, 0, SIGTERM, 2.0);
     CHECK(children_gone_within(2.0));
+    /* a process group whose members ignore SIGTERM: once the leader is gone, the rest of the
+     * group gets SIGKILL, nothing of it is left */
+    struct cask_process_opts grp2 = {.new_pgroup = true, .kill_grace = 0.3};
+    cask_process *p;
+    CHECK_EQ(shell(&p, "sh -c 'trap \"\" TERM; exec sleep 30' & sleep 30", &grp2), 0);
+    pid_t pgid = cask_process_pid(p);
+    struct waiter_arg w = {.p = p};
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, waiter, &w), 0);
+    CHECK_EQ(cask_sleep(0.2), 0);
+    cask_cancel(t);
+    CHECK_EQ(cask_join(t), 0);
+    CHECK_EQ(w.rc, -ECANCELED);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = !group_alive(pgid);
+        if (!gone)
+            CHECK_EQ(cask_sleep(0.01), 0);
+    }
+    CHECK(gone);
+    cask_release(t);
+    cask_process_free(p);
     return 0;
 }
 TEST(p7_cancel_kills_and_reaps) { CHECK_EQ(cask_run(p7_main, NULL), 0); }

@@ -111,11 +111,11 @@ static int invalid_main(void *p)
     CHECK_EQ(cask_signal_wait(NULL), -EINVAL);
     CHECK_EQ(cask_signal_poll(NULL), -EINVAL);
     CHECK_EQ(cask_signal_close(NULL), 0);
-    /* real-time signals are fine */
-    int rt[] = {SIGRTMIN, SIGRTMAX};
+    /* real-time signals are fine (not the very last ones: qemu-user keeps those) */
+    int rt[] = {SIGRTMIN, SIGRTMIN + 2};
     CHECK_EQ(cask_signal_open(&r, rt, 2), 0);
-    CHECK_EQ(raise(SIGRTMAX), 0);
-    CHECK_EQ(cask_signal_wait(r), SIGRTMAX);
+    CHECK_EQ(raise(SIGRTMIN + 2), 0);
+    CHECK_EQ(cask_signal_wait(r), SIGRTMIN + 2);
     CHECK_EQ(cask_signal_close(r), 0);
     return 0;
 }

@@ -61,5 +61,6 @@ void cask__fatal(const char *file, int line, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    cask__diag_fatal_backtrace(stderr); /* where the running task made the mistake */
     abort();
 }

@@ -186,20 +186,27 @@ static int spawn_check(const cask_group *g)
     return 0;
 }
 
-int cask_group_spawn_with(cask_group *g, cask_task **out, cask_fn fn, void *arg,
-                          const struct cask_spawn_opts *opts)
+static int group_spawn(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                       const struct cask_spawn_opts *opts, void *site)
 {
     if (out)
         *out = NULL;
     int rc = spawn_check(g);
     if (rc)
         return rc;
+    cask__loop->spawn_site = site; /* diagnostics: where it was spawned */
     return cask__spawn(out, fn, arg, opts, child_link, g);
+}
+
+int cask_group_spawn_with(cask_group *g, cask_task **out, cask_fn fn, void *arg,
+                          const struct cask_spawn_opts *opts)
+{
+    return group_spawn(g, out, fn, arg, opts, __builtin_return_address(0));
 }
 
 int cask_group_spawn(cask_group *g, cask_task **out, cask_fn fn, void *arg)
 {
-    return cask_group_spawn_with(g, out, fn, arg, NULL);
+    return group_spawn(g, out, fn, arg, NULL, __builtin_return_address(0));
 }
 
 static bool start_on_cancel(struct cask__waiter *w)
@@ -239,6 +246,7 @@ int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg, void
     s.next = g->starts_;
     g->starts_ = &s;
     cask_task *t;
+    cask__loop->spawn_site = __builtin_return_address(0);
     rc = cask__spawn(&t, fn, arg, NULL, start_link, &s);
     if (rc) {
         g->starts_ = s.next;

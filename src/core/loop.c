@@ -156,6 +156,7 @@ void cask__handle_run(cask_loop *l, cask_handle *h)
 {
     if (h->state != H_CANCELLED) {
         h->state = H_DONE;
+        __atomic_store_n(&l->callbacks, l->callbacks + 1, __ATOMIC_RELAXED); /* stall watchdog */
         h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
     }
     h->loop_ref = 0;
@@ -343,8 +344,13 @@ static void boundary(cask_loop *l, uint64_t timeout)
 {
     /* with work ready, poll only while tasks wait on fds or another thread (or a signal)
      * has queued something */
-    if (timeout != 0 || l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE))
+    if (timeout != 0) { /* blocking: the stall watchdog must not count this as a stall */
+        __atomic_store_n(&l->in_poll, 1, __ATOMIC_RELAXED);
         cask__poll_wait(l->poll, timeout, on_ready, l);
+        __atomic_store_n(&l->in_poll, 0, __ATOMIC_RELAXED);
+    } else if (l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE)) {
+        cask__poll_wait(l->poll, 0, on_ready, l);
+    }
     if (l->timers.n) {
         uint64_t now = cask__loop_now(l);
         struct cask__timer *t;
@@ -379,7 +385,7 @@ struct cask__ctx *cask__next(cask_loop *l)
             continue; /* it ended without running */
         t->state = CASK__T_RUNNING;
         l->current = t;
-        l->switches++;
+        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* stall watchdog */
         return &t->ctx;
     }
     l->current = NULL;
@@ -423,6 +429,11 @@ static void run_once(cask_loop *l)
         struct cask__timer *t = cask__heap_top(&l->timers);
         if (!t) {
             timeout = CASK__NEVER;
+            if (CASK__UNLIKELY(l->diag != NULL) && l->nwatch == 0) {
+                cask__diag_idle(l); /* maybe nothing can ever run again: a deadlock */
+                if (l->ready_head) /* it cancelled main */
+                    timeout = 0;
+            }
         } else {
             uint64_t now = cask__loop_now(l);
             timeout = t->when > now ? t->when - now : 0;
@@ -528,6 +539,7 @@ static void loop_close(cask_loop *l)
             cask__free(r);
         r = next;
     }
+    cask__diag_stop(l);
     cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
@@ -604,6 +616,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     if (cfg && cfg->sigterm_cancels_main)
         cancel_sigs |= (uint64_t)1 << (SIGTERM - 1);
     rc = cask__signals_cancel_main(l, cancel_sigs);
+    if (rc == 0)
+        rc = cask__diag_start(l, cfg);
     if (rc) {
         cask_cancel(m); /* never started: ends without running */
         while (l->all_head)
@@ -615,6 +629,8 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     }
     while (!cask_task_done(m))
         run_once(l);
+    if (CASK__UNLIKELY(l->diag != NULL))
+        cask__diag_leftovers(l);
     /* asyncio.run: cancel what is left and let it unwind */
     for (cask_task *t = l->all_head; t; t = t->all_next)
         cask_cancel(t);
@@ -677,6 +693,7 @@ static int sleep_ns(cask_loop *l, uint64_t when)
     struct sleeper s;
     cask__waiter_init(&s.w, "sleep", NULL);
     s.w.on_cancel = sleep_cancel;
+    s.w.data = &s.tm; /* diagnostics: the time left */
     s.tm.index = 0;
     if (cask__cancelled(l->current))
         return cask__cancel_now(l->current);

@@ -293,19 +293,25 @@ void cask__task_run(cask_loop *l, cask_task *t)
         return;
     t->state = CASK__T_RUNNING;
     l->current = t;
-    l->switches++;
+    __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog reads it */
     cask__ctx_switch(&l->sched, &t->ctx, 0);
     l->current = NULL; /* whichever task switched back here chose the scheduler */
     cask__reap(l);
 }
 
+/* The spawn site (for diagnostics) is the public call's return address, symbolized only when
+ * a report needs it. */
 int cask_spawn(cask_task **out, cask_fn fn, void *arg)
 {
-    return cask_spawn_with(out, fn, arg, NULL);
+    if (CASK__LIKELY(cask__loop != NULL))
+        cask__loop->spawn_site = __builtin_return_address(0);
+    return cask__spawn(out, fn, arg, NULL, NULL, NULL);
 }
 
 int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
 {
+    if (CASK__LIKELY(cask__loop != NULL))
+        cask__loop->spawn_site = __builtin_return_address(0);
     return cask__spawn(out, fn, arg, o, NULL, NULL);
 }
 
@@ -343,6 +349,9 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     t->fn = fn;
     t->arg = arg;
     t->id = l->next_task_id++;
+    t->spawn_site = l->spawn_site;
+    l->spawn_site = NULL;
+    t->parent_id = l->current ? l->current->id : 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
     bool eager = (o && o->eager) || l->eager;
@@ -369,7 +378,7 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
         t->back = from;
         t->state = CASK__T_RUNNING;
         l->current = t;
-        l->switches++;
+        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
         cask__ctx_switch(from, &t->ctx, 0);
         l->current = self;
         cask__reap(l);

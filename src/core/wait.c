@@ -42,6 +42,8 @@ int cask__park(struct cask__waiter *w)
     w->task = t;
     t->waiter = w;
     t->state = CASK__T_PARKED;
+    if (CASK__UNLIKELY(l->diag != NULL)) /* diagnostics tell how long it has waited */
+        t->park_ns = cask__clock_ns();
     struct cask__ctx *next;
     if (t->back) { /* an eager task's first suspension returns to its spawner */
         next = t->back;

@@ -217,13 +217,30 @@ static void wake_waiters(cask_process *p)
         cask__signal(w, 0);
 }
 
-/* Waits until the child has ended and reaps it. 0, or -ECANCELED, -ENOMEM. */
-static int await_exit(cask_process *p)
+/* True once the child has ended. Reaps it only with reap_it: unreaped, its pid (and process
+ * group id) stays ours, so signals sent to them cannot reach anyone else. */
+static bool has_ended(cask_process *p, bool reap_it)
+{
+    if (p->ended)
+        return true;
+    if (reap_it)
+        return reap(p, WNOHANG);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        if (errno != EINTR)
+            return reap(p, WNOHANG); /* ECHILD: reaped by someone else */
+    }
+    return si.si_pid != 0;
+}
+
+/* Waits until the child has ended (and reaps it if reap_it). 0, or -ECANCELED, -ENOMEM. */
+static int await_exit(cask_process *p, bool reap_it)
 {
     cask_task *self = cask__self();
     int spins = 0;
     for (;;) {
-        if (reap(p, WNOHANG))
+        if (has_ended(p, reap_it))
             return 0;
         if (cask__cancelled(self))
             return cask__cancel_now(self);
@@ -233,7 +250,7 @@ static int await_exit(cask_process *p)
             rc = cask_wait_fd(p->efd, CASK_READABLE);
             p->watcher = NULL;
             wake_waiters(p); /* one of them takes over if this one leaves */
-            if (rc > 0 && !reap(p, WNOHANG) && ++spins > 2) {
+            if (rc > 0 && !has_ended(p, reap_it) && ++spins > 2) {
                 /* readable but not yet reapable: the exit is under way; look again soon */
                 rc = cask_sleep(0.001);
             }
@@ -260,27 +277,61 @@ static void send_stop(cask_process *p, int sig)
     kill(p->pid, sig);
 }
 
-/* From a task: stops the child as on_cancel says and reaps it, shielded from cancellation. */
-static void stop_child(cask_process *p)
+/* The child (its group's leader) has ended or been sent SIGKILL, and is not reaped yet: the
+ * rest of its process group gets SIGKILL too, so nothing of it outlives the stop. */
+static void finish_group(cask_process *p)
 {
-    if (p->ended || p->on_cancel == CASK_PROC_LEAVE || reap(p, WNOHANG))
-        return;
-    cask_scope sh;
-    cask_shield_open(&sh);
-    if (p->on_cancel == CASK_PROC_TERMINATE) {
-        send_stop(p, p->kill_signal);
-        cask_scope mv;
-        if (cask_move_on_open(&mv, p->grace) == 0) {
-            int rc = await_exit(p);
-            (void)cask_scope_close(&mv, rc);
+    if (p->group && !p->ended)
+        kill(-p->pid, SIGKILL);
+}
+
+/* From a task: stops the child as on_cancel says (kill_signal, up to grace, SIGKILL; or SIGKILL
+ * at once) and reaps it. shield_grace: outer cancellation does not cut the grace period short
+ * (a cancelled wait); without, it does (background reaping at the end of cask_run). */
+static void stop_and_reap(cask_process *p, bool shield_grace)
+{
+    cask_scope sh, mv;
+    if (!has_ended(p, false)) {
+        bool term = p->on_cancel == CASK_PROC_TERMINATE;
+        send_stop(p, term ? p->kill_signal : SIGKILL);
+        if (term) {
+            bool shielded = shield_grace && cask_shield_open(&sh) == 0;
+            if (cask_move_on_open(&mv, p->grace) == 0) {
+                int rc = await_exit(p, false);
+                (void)cask_scope_close(&mv, rc);
+            }
+            if (shielded)
+                cask_scope_close(&sh, 0);
+            if (!has_ended(p, false))
+                send_stop(p, SIGKILL);
         }
     }
-    while (!reap(p, WNOHANG)) {
-        send_stop(p, SIGKILL);
-        if (await_exit(p) == -ENOMEM)
+    finish_group(p);
+    bool shielded = cask_shield_open(&sh) == 0;
+    while (!reap(p, WNOHANG))
+        if (await_exit(p, true) == -ENOMEM)
             reap(p, 0); /* SIGKILL was sent: a short blocking wait */
-    }
-    cask_scope_close(&sh, 0);
+    if (shielded)
+        cask_scope_close(&sh, 0);
+}
+
+/* A cancelled (or failed) wait or communicate: stop the child unless it is to be left. */
+static void stop_child(cask_process *p)
+{
+    if (p->ended || p->on_cancel == CASK_PROC_LEAVE)
+        return;
+    stop_and_reap(p, true);
+}
+
+/* Without a task to wait in: SIGKILL (the group too) and a short blocking wait. */
+static void kill_now(cask_process *p)
+{
+    if (p->ended)
+        return;
+    if (!has_ended(p, false))
+        send_stop(p, SIGKILL);
+    finish_group(p);
+    reap(p, 0);
 }
 
 /* ---- starting ---- */
@@ -750,7 +801,7 @@ int cask_process_wait(cask_process *p, struct cask_exit *st)
         return -EINVAL;
     if (!cask__self())
         return -EPERM;
-    int rc = await_exit(p);
+    int rc = await_exit(p, true);
     if (rc == -ECANCELED)
         stop_child(p);
     if (rc == 0 && st)
@@ -841,7 +892,7 @@ static void close_pipes(cask_process *p)
 static int watch_exit(void *arg)
 {
     struct comm *m = arg;
-    int rc = await_exit(m->p);
+    int rc = await_exit(m->p, true);
     if (rc)
         return rc;
     if (m->draining > 0 || (m->p->in && cask_stream_fd(m->p->in) >= 0)) {
@@ -940,19 +991,7 @@ static void detach(cask_process *p)
 static int reaper(void *arg)
 {
     cask_process *p = arg;
-    cask_scope mv;
-    if (p->on_cancel == CASK_PROC_TERMINATE && cask_move_on_open(&mv, p->grace) == 0) {
-        int rc = await_exit(p);
-        (void)cask_scope_close(&mv, rc);
-    }
-    cask_scope sh;
-    cask_shield_open(&sh);
-    while (!reap(p, WNOHANG)) {
-        send_stop(p, SIGKILL);
-        if (await_exit(p) == -ENOMEM)
-            reap(p, 0);
-    }
-    cask_scope_close(&sh, 0);
+    stop_and_reap(p, false);
     free_now(p);
     return 0;
 }
@@ -974,12 +1013,10 @@ void cask_process_free(cask_process *p)
         free_now(p);
         return;
     }
-    send_stop(p, p->on_cancel == CASK_PROC_KILL ? SIGKILL : p->kill_signal);
-    struct cask_spawn_opts so = {.name = "process reaper"};
+    struct cask_spawn_opts so = {.name = "process reaper", .eager = true};
     if (cask__loop == p->loop && cask_spawn_with(NULL, reaper, p, &so) == 0)
-        return;
-    send_stop(p, SIGKILL); /* no task for the grace period: SIGKILL and a short wait */
-    reap(p, 0);
+        return; /* eager: the stop signal goes out now */
+    kill_now(p); /* no task for the grace period */
     free_now(p);
 }
 
@@ -994,13 +1031,13 @@ static void registry_close(cask_loop *l, void *ptr)
         cask_stream_free(p->out);
         cask_stream_free(p->err);
         p->in = p->out = p->err = NULL;
-        if (reap(p, WNOHANG) || p->on_cancel == CASK_PROC_LEAVE)
+        if (has_ended(p, false) || p->on_cancel == CASK_PROC_LEAVE)
             continue;
         send_stop(p, p->on_cancel == CASK_PROC_KILL ? SIGKILL : p->kill_signal);
     }
     for (cask_process *p = r->head; p; p = p->next) {
         uint64_t end = start + cask__seconds_to_ns(p->grace);
-        while (!p->ended && p->on_cancel != CASK_PROC_LEAVE && !reap(p, WNOHANG)) {
+        while (p->on_cancel == CASK_PROC_TERMINATE && !has_ended(p, false)) {
             uint64_t now = cask__clock_ns();
             if (now >= end || p->efd < 0)
                 break;
@@ -1011,12 +1048,10 @@ static void registry_close(cask_loop *l, void *ptr)
     }
     while (r->head) {
         cask_process *p = r->head;
-        if (p->on_cancel == CASK_PROC_LEAVE) {
+        if (p->on_cancel == CASK_PROC_LEAVE)
             detach(p);
-        } else if (!reap(p, WNOHANG)) {
-            send_stop(p, SIGKILL);
-            reap(p, 0);
-        }
+        else
+            kill_now(p);
         registry_del(p);
         if (p->efd >= 0) {
             close(p->efd); /* the loop's fd table is going away with it */

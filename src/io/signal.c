@@ -476,3 +476,16 @@ void cask__signals_close(cask_loop *l)
     }
     slot_put_if_idle(l);
 }
+
+bool cask__signals_may_wake(cask_loop *l, const cask_signal *except)
+{
+    struct slot *s = l->sig;
+    if (!s)
+        return false;
+    if (s->cancel_mask && l->main_task && !cask_task_done(l->main_task))
+        return true;
+    for (cask_signal *r = s->receivers; r; r = r->next)
+        if (r != except && !r->closed)
+            return true;
+    return false;
+}

@@ -57,6 +57,7 @@ static void job_done(void *arg)
 {
     struct job *j = arg;
     job_unlink(j->pool, j);
+    j->pool->loop->jobs_out--;
     if (j->w) {
         j->w->value = j->result;
         cask__signal(j->w, 0);
@@ -182,6 +183,7 @@ static bool job_on_cancel(struct cask__waiter *w)
             p->tail = prev;
         pthread_mutex_unlock(&p->mu);
         job_unlink(p, j);
+        p->loop->jobs_out--;
         if (j->cleanup)
             j->cleanup(j->arg);
         cask__free(j);
@@ -248,6 +250,7 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
     if (p->all)
         p->all->all_prev = j;
     p->all = j;
+    l->jobs_out++; /* a wakeup from a worker may still come (deadlock detection) */
     /* j belongs to the pool from here: job_done or job_on_cancel frees it */
     rc = cask__park(&w);
     return rc == 0 ? (int)w.value : rc;

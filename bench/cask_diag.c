@@ -1,0 +1,132 @@
+/*
+ * cask_diag.c: what the diagnostics cost on the hot path. The switch (event ping-pong between
+ * two tasks) and ctxswitch (two tasks yielding) workloads of cask_core.c, run with
+ * diagnostics off, then with the stall watchdog on (threshold 0.1 s), then with every
+ * diagnostic on (watchdog, deadlock detection, dump signal). Prints RESULT lines; the
+ * differences are the costs (issue 9: the watchdog at most 2 ns per switch).
+ */
+#define _GNU_SOURCE
+#include <cask.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MUST(x)                                                                                    \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ < 0) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cask_strerror(rc_));       \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct pp {
+    cask_event ping, pong;
+    long n;
+    double ns;
+};
+static int ponger(void *arg)
+{
+    struct pp *p = arg;
+    for (long i = 0; i < p->n; i++) {
+        MUST(cask_event_wait(&p->ping));
+        cask_event_clear(&p->ping);
+        cask_event_set(&p->pong);
+    }
+    return 0;
+}
+static int switch_main(void *arg)
+{
+    struct pp *p = arg;
+    cask_task *t;
+    MUST(cask_spawn(&t, ponger, p));
+    MUST(cask_yield());
+    double t0 = now();
+    for (long i = 0; i < p->n; i++) {
+        cask_event_set(&p->ping);
+        MUST(cask_event_wait(&p->pong));
+        cask_event_clear(&p->pong);
+    }
+    p->ns = (now() - t0) * 1e9 / (double)p->n;
+    MUST(cask_join(t));
+    cask_release(t);
+    return 0;
+}
+
+static int yielder(void *arg)
+{
+    long n = *(long *)arg;
+    for (long i = 0; i < n; i++)
+        MUST(cask_yield());
+    return 0;
+}
+struct yy {
+    long n;
+    double ns;
+};
+static int ctx_main(void *arg)
+{
+    struct yy *y = arg;
+    cask_task *a, *b;
+    MUST(cask_spawn(&a, yielder, &y->n));
+    MUST(cask_spawn(&b, yielder, &y->n));
+    struct cask_loop_stats s0, s1;
+    MUST(cask_loop_stats(&s0));
+    double t0 = now();
+    MUST(cask_join(a));
+    MUST(cask_join(b));
+    double dt = now() - t0;
+    MUST(cask_loop_stats(&s1));
+    cask_release(a);
+    cask_release(b);
+    y->ns = dt * 1e9 / (double)(s1.switches - s0.switches);
+    return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *q = getenv("CASK_BENCH_QUICK");
+    long n = q && *q && *q != '0' ? 200000 : 1000000;
+    struct cask_config modes[3] = {
+        {0},
+        {.stall_threshold = 0.1},
+        {.stall_threshold = 0.1, .detect_deadlocks = true, .dump_signal = SIGUSR2},
+    };
+    const char *names[3] = {"off", "stall_watchdog", "all"};
+    enum { REPS = 7 };
+    double sw[3][REPS], cx[3][REPS];
+    for (int r = 0; r < REPS; r++) {
+        for (int m = 0; m < 3; m++) { /* interleaved, so drift on a shared machine hits all */
+            struct pp p = {CASK_EVENT_INIT, CASK_EVENT_INIT, n, 0};
+            MUST(cask_run_with(switch_main, &p, &modes[m]));
+            sw[m][r] = p.ns;
+            struct yy y = {5 * n, 0};
+            MUST(cask_run_with(ctx_main, &y, &modes[m]));
+            cx[m][r] = y.ns;
+        }
+    }
+    for (int m = 0; m < 3; m++) {
+        qsort(sw[m], REPS, sizeof(double), cmp);
+        qsort(cx[m], REPS, sizeof(double), cmp);
+        printf("RESULT switch_diag_%s cask ns_per_roundtrip=%.2f roundtrips=%ld\n", names[m],
+               sw[m][REPS / 2], n);
+        printf("RESULT ctxswitch_diag_%s cask ns_per_switch=%.2f\n", names[m], cx[m][REPS / 2]);
+    }
+    return 0;
+}

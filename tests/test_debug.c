@@ -1,0 +1,666 @@
+/* test_debug.c: diagnostics (issue 9): the task tree as text and JSON (parsed here), with
+ * parents, states, what each task waits on, spawn sites and backtraces naming the parked
+ * function; the wait-for graph and its cycles; deadlock detection when nothing can run; the
+ * live stall watchdog; the dump signal; tasks left when main returns.
+ * Functions whose names the tests look for in backtraces are not static: the dladdr
+ * fallback (a build without libdw) names only exported symbols (tests link with -rdynamic). */
+#define _GNU_SOURCE
+#include "cask_test.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- a small JSON checker: the dumps must be valid JSON ---- */
+
+static const char *js_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+static const char *js_value(const char *p);
+static const char *js_string(const char *p)
+{
+    if (*p != '"')
+        return NULL;
+    for (p++; *p && *p != '"'; p++) {
+        if ((unsigned char)*p < 0x20)
+            return NULL;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u') {
+                for (int i = 1; i <= 4; i++)
+                    if (!isxdigit((unsigned char)p[i]))
+                        return NULL;
+                p += 4;
+            } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+                return NULL;
+            }
+        }
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+static const char *js_value(const char *p)
+{
+    p = js_ws(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        bool obj = *p == '{';
+        p = js_ws(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                p = js_string(js_ws(p));
+                if (!p)
+                    return NULL;
+                p = js_ws(p);
+                if (*p++ != ':')
+                    return NULL;
+            }
+            p = js_value(p);
+            if (!p)
+                return NULL;
+            p = js_ws(p);
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            return *p == close ? p + 1 : NULL;
+        }
+    }
+    if (*p == '"')
+        return js_string(p);
+    if (*p == '-' || isdigit((unsigned char)*p)) {
+        char *end;
+        strtod(p, &end);
+        return end;
+    }
+    for (const char *lit = "true\0false\0null\0"; *lit; lit += strlen(lit) + 1)
+        if (!strncmp(p, lit, strlen(lit)))
+            return p + strlen(lit);
+    return NULL;
+}
+static bool json_valid(const char *s)
+{
+    const char *end = js_value(s);
+    return end && *js_ws(end) == 0;
+}
+
+/* The JSON object of the task with this name in a tree dump (its text up to the next "}"). */
+static char *task_obj(const char *dump, const char *name, char *out, size_t n)
+{
+    char key[80];
+    snprintf(key, sizeof key, "\"name\": \"%s\"", name);
+    const char *p = strstr(dump, key);
+    if (!p)
+        return NULL;
+    while (p > dump && *p != '{')
+        p--;
+    const char *e = strchr(p, '}');
+    size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, p, len);
+    out[len] = 0;
+    return out;
+}
+
+/* Writes into a memory stream; the text is in *buf after close. */
+struct mem {
+    char *buf;
+    size_t len;
+    FILE *f;
+};
+static void mem_open(struct mem *m) { m->f = open_memstream(&m->buf, &m->len); }
+static const char *mem_text(struct mem *m)
+{
+    fflush(m->f);
+    return m->buf ? m->buf : "";
+}
+static void mem_close(struct mem *m)
+{
+    fclose(m->f);
+    free(m->buf);
+}
+
+/* ---- the tree ---- */
+
+/* Work after a blocking call, so that the compiler cannot make it a tail call (which would
+ * take the caller's frame out of the backtrace). */
+static volatile int sink;
+static int after(int rc)
+{
+    sink = rc;
+    return sink;
+}
+
+static cask_lock lk = CASK_LOCK_INIT;
+static cask_event never = CASK_EVENT_INIT;
+static cask_queue *q;
+static int pipefd[2];
+
+int dbg_holder(void *arg);
+int dbg_holder(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_lock_acquire(&lk), 0);
+    int rc = cask_sleep(30);
+    cask_lock_release(&lk);
+    return rc;
+}
+int dbg_parked_in_lock(void *arg);
+int dbg_parked_in_lock(void *arg)
+{
+    (void)arg;
+    int rc = cask_lock_acquire(&lk);
+    if (rc == 0)
+        cask_lock_release(&lk);
+    return rc;
+}
+int dbg_queue_getter(void *arg);
+int dbg_queue_getter(void *arg)
+{
+    (void)arg;
+    void *item;
+    return after(cask_queue_get(q, &item));
+}
+int dbg_fd_reader(void *arg);
+int dbg_fd_reader(void *arg)
+{
+    (void)arg;
+    return after(cask_wait_fd(pipefd[0], CASK_READABLE));
+}
+int dbg_event_waiter(void *arg);
+int dbg_event_waiter(void *arg)
+{
+    (void)arg;
+    return after(cask_event_wait(&never));
+}
+int dbg_joiner(void *arg);
+int dbg_joiner(void *arg)
+{
+    return after(cask_join(arg));
+}
+/* spawns two children itself, then joins them: they are its children in the tree */
+int dbg_spawner(void *arg);
+int dbg_spawner(void *arg)
+{
+    (void)arg;
+    cask_task *k1, *k2;
+    struct cask_spawn_opts o1 = {.name = "kid-1"}, o2 = {.name = "kid-2"};
+    CHECK_EQ(cask_spawn_with(&k1, dbg_event_waiter, NULL, &o1), 0);
+    CHECK_EQ(cask_spawn_with(&k2, dbg_event_waiter, NULL, &o2), 0);
+    int rc = cask_join(k1);
+    if (cask_join(k2) < 0 && rc == 0)
+        rc = -1;
+    cask_release(k1);
+    cask_release(k2);
+    return rc;
+}
+
+static cask_task *spawn_named(const char *name, cask_fn fn, void *arg)
+{
+    cask_task *t;
+    struct cask_spawn_opts o = {.name = name};
+    CHECK_EQ(cask_spawn_with(&t, fn, arg, &o), 0);
+    return t;
+}
+
+static int tree_main(void *arg)
+{
+    bool json = arg != NULL;
+    CHECK_EQ(pipe(pipefd), 0);
+    CHECK_EQ(cask_queue_new(&q, 0, CASK_QUEUE_FIFO, NULL), 0);
+    cask_task *t[7];
+    t[0] = spawn_named("holder", dbg_holder, NULL);
+    t[1] = spawn_named("locker", dbg_parked_in_lock, NULL);
+    t[2] = spawn_named("getter", dbg_queue_getter, NULL);
+    t[3] = spawn_named("reader", dbg_fd_reader, NULL);
+    t[4] = spawn_named("joiner", dbg_joiner, t[1]);
+    t[5] = spawn_named("spawner", dbg_spawner, NULL);
+    t[6] = NULL;
+    CHECK_EQ(cask_sleep(0.02), 0);
+    struct mem m;
+    mem_open(&m);
+    CHECK_EQ(cask_dump_tree(m.f, json ? CASK_DUMP_JSON : 0), 9);
+    const char *s = mem_text(&m);
+    char obj[4096], want[160];
+    if (json) {
+        CHECK(json_valid(s));
+        CHECK(task_obj(s, "locker", obj, sizeof obj));
+        CHECK(strstr(obj, "\"state\": \"waiting\""));
+        snprintf(want, sizeof want, "held by task %llu 'holder'",
+                 (unsigned long long)cask_task_id(t[0]));
+        CHECK(strstr(obj, want));
+        snprintf(want, sizeof want, "\"waits_for_task\": %llu",
+                 (unsigned long long)cask_task_id(t[0]));
+        CHECK(strstr(obj, want));
+        CHECK(strstr(obj, "\"wait_kind\": \"lock\""));
+        CHECK(strstr(obj, "dbg_parked_in_lock")); /* the parked function, in its backtrace */
+        CHECK(strstr(obj, "cask_lock_acquire"));
+        CHECK(strstr(obj, "\"parent\": 1,"));
+        CHECK(task_obj(s, "holder", obj, sizeof obj));
+        CHECK(strstr(obj, "sleep, "));
+        CHECK(strstr(obj, "s left"));
+        CHECK(strstr(obj, "dbg_holder"));
+        CHECK(task_obj(s, "getter", obj, sizeof obj));
+        CHECK(strstr(obj, "queue get"));
+        CHECK(strstr(obj, "1 waiting"));
+        CHECK(task_obj(s, "reader", obj, sizeof obj));
+        snprintf(want, sizeof want, "fd %d read", pipefd[0]);
+        CHECK(strstr(obj, want));
+        CHECK(task_obj(s, "joiner", obj, sizeof obj));
+        snprintf(want, sizeof want, "join task %llu 'locker'",
+                 (unsigned long long)cask_task_id(t[1]));
+        CHECK(strstr(obj, want));
+        CHECK(task_obj(s, "kid-1", obj, sizeof obj));
+        snprintf(want, sizeof want, "\"parent\": %llu,", (unsigned long long)cask_task_id(t[5]));
+        CHECK(strstr(obj, want));
+        CHECK(strstr(obj, "\"depth\": 2"));
+        CHECK(strstr(obj, "dbg_spawner")); /* spawned at: the spawn call in dbg_spawner */
+        CHECK(strstr(obj, "event"));
+        /* the main task: running, its own backtrace names this function */
+        CHECK(task_obj(s, "Task-1", obj, sizeof obj));
+        CHECK(strstr(obj, "\"state\": \"running\""));
+    } else {
+        CHECK(strstr(s, "task tree: 9 tasks"));
+        CHECK(strstr(s, "\n  #2 'holder' waiting: sleep, "));
+        CHECK(strstr(s, "'locker' waiting: lock 0x"));
+        CHECK(strstr(s, "at cask__park") || strstr(s, "at cask_"));
+        CHECK(strstr(s, "dbg_parked_in_lock"));
+        CHECK(strstr(s, "\n    #9 'kid-2' waiting: event"));
+        CHECK(strstr(s, "spawned at dbg_spawner"));
+    }
+    mem_close(&m);
+    for (int i = 0; i < 6; i++) {
+        cask_cancel(t[i]);
+        CHECK(cask_join(t[i]) <= 0);
+        cask_release(t[i]);
+    }
+    cask_queue_free(q);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return 0;
+}
+TEST(debug_tree_text) { CHECK_EQ(cask_run(tree_main, NULL), 0); }
+TEST(debug_tree_json) { CHECK_EQ(cask_run(tree_main, (void *)1), 0); }
+
+int dbg_misuse_main(void *p);
+int dbg_misuse_main(void *p)
+{
+    (void)p;
+    CHECK_EQ(cask_dump_tree(NULL, 0), -EINVAL);
+    CHECK_EQ(cask_dump_tree(stderr, 64), -EINVAL);
+    CHECK_EQ(cask_find_deadlocks(NULL, 64), -EINVAL);
+    CHECK_EQ(cask_find_deadlocks(NULL, 0), 0);
+    void *pcs[16];
+    CHECK_EQ(cask_task_backtrace(NULL, pcs, 16), -EINVAL);
+    CHECK_EQ(cask_task_backtrace(cask_current(), NULL, 4), -EINVAL);
+    int n = cask_task_backtrace(cask_current(), pcs, 16);
+    CHECK(n >= 2);
+    bool found = false;
+    char sym[200];
+    for (int i = 0; i < n; i++) {
+        cask_symbolize(pcs[i], sym, sizeof sym);
+        if (strstr(sym, "dbg_misuse_main"))
+            found = true;
+    }
+    CHECK(found);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, dbg_event_waiter, NULL), 0);
+    CHECK_EQ(cask_task_backtrace(t, pcs, 16), 0); /* not run yet: no stack */
+    cask_cancel(t);
+    CHECK_EQ(cask_join(t), -ECANCELED);
+    CHECK_EQ(cask_task_backtrace(t, pcs, 16), -EINVAL); /* ended */
+    cask_release(t);
+    CHECK_EQ(cask_symbolize(pcs[0], NULL, 0), 0);
+    ct_fail_alloc_after(1);
+    CHECK_EQ(cask_dump_tree(stderr, 0), -ENOMEM);
+    ct_fail_alloc_after(1);
+    CHECK_EQ(cask_find_deadlocks(NULL, 0), -ENOMEM);
+    ct_fail_alloc_after(0);
+    return 0;
+}
+TEST(debug_misuse)
+{
+    CHECK_EQ(cask_dump_tree(stderr, 0), -EPERM);
+    CHECK_EQ(cask_find_deadlocks(stderr, 0), -EPERM);
+    CHECK_EQ(cask_run(dbg_misuse_main, NULL), 0);
+}
+
+/* ---- deadlocks ---- */
+
+static cask_lock la = CASK_LOCK_INIT, lb = CASK_LOCK_INIT;
+struct order {
+    cask_lock *first, *second;
+};
+int dbg_take_both(void *arg);
+int dbg_take_both(void *arg)
+{
+    struct order *o = arg;
+    int rc = cask_lock_acquire(o->first);
+    if (rc)
+        return rc;
+    rc = cask_sleep(0.01);
+    if (rc == 0) {
+        rc = cask_lock_acquire(o->second);
+        if (rc == 0)
+            cask_lock_release(o->second);
+    }
+    cask_lock_release(o->first);
+    return rc;
+}
+
+static int cycle_main(void *p)
+{
+    (void)p;
+    struct order ab = {&la, &lb}, ba = {&lb, &la};
+    cask_task *a = spawn_named("a", dbg_take_both, &ab);
+    cask_task *b = spawn_named("b", dbg_take_both, &ba);
+    CHECK_EQ(cask_sleep(0.05), 0);
+    struct mem m;
+    mem_open(&m);
+    CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);
+    const char *s = mem_text(&m);
+    char want[200];
+    snprintf(want, sizeof want, "task %llu 'a' waits for lock %p held by task %llu 'b'",
+             (unsigned long long)cask_task_id(a), (void *)&lb, (unsigned long long)cask_task_id(b));
+    CHECK(strstr(s, want));
+    snprintf(want, sizeof want, "task %llu 'b' waits for lock %p held by task %llu 'a'",
+             (unsigned long long)cask_task_id(b), (void *)&la, (unsigned long long)cask_task_id(a));
+    CHECK(strstr(s, want));
+    mem_close(&m);
+    mem_open(&m);
+    CHECK_EQ(cask_find_deadlocks(m.f, CASK_DUMP_JSON), 1);
+    s = mem_text(&m);
+    CHECK(json_valid(s));
+    CHECK(strstr(s, "\"kind\": \"lock\""));
+    CHECK(strstr(s, "\"cycles\": [["));
+    mem_close(&m);
+    /* a join cycle on top: c joins d, d joins c (spawned so that both park first) */
+    cask_cancel(a); /* breaks the lock cycle */
+    CHECK_EQ(cask_join(a), -ECANCELED);
+    CHECK_EQ(cask_join(b), 0);
+    CHECK_EQ(cask_find_deadlocks(NULL, 0), 0);
+    cask_release(a);
+    cask_release(b);
+    return 0;
+}
+TEST(debug_deadlock_lock_cycle) { CHECK_EQ(cask_run(cycle_main, NULL), 0); }
+
+static cask_task *peer[2];
+int dbg_join_peer(void *arg);
+int dbg_join_peer(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    int rc = cask_sleep(0.01); /* both handles exist by now */
+    if (rc)
+        return rc;
+    /* d's join is shielded: cancelling one task of a cycle of plain joins makes each join
+     * cancel the other forever (see the report) */
+    return after(i ? cask_shield_join(peer[0]) : cask_join(peer[1]));
+}
+static int join_cycle_main(void *p)
+{
+    (void)p;
+    peer[0] = spawn_named("c", dbg_join_peer, (void *)0);
+    peer[1] = spawn_named("d", dbg_join_peer, (void *)1);
+    CHECK_EQ(cask_sleep(0.05), 0);
+    struct mem m;
+    mem_open(&m);
+    CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);
+    CHECK(strstr(mem_text(&m), "'c' joins task"));
+    CHECK(strstr(mem_text(&m), "'d' joins (shielded) task"));
+    mem_close(&m);
+    cask_cancel(peer[0]); /* c's join cancels d, whose shielded join returns -ECANCELED */
+    CHECK_EQ(cask_join(peer[0]), -ECANCELED);
+    CHECK_EQ(cask_join(peer[1]), -ECANCELED);
+    cask_release(peer[0]);
+    cask_release(peer[1]);
+    return 0;
+}
+TEST(debug_deadlock_join_cycle) { CHECK_EQ(cask_run(join_cycle_main, NULL), 0); }
+
+static int detect_main(void *p)
+{
+    (void)p;
+    struct order ab = {&la, &lb}, ba = {&lb, &la};
+    cask_task *a = spawn_named("a", dbg_take_both, &ab);
+    cask_task *b = spawn_named("b", dbg_take_both, &ba);
+    /* a little real waiting first: timers and to_thread jobs are not deadlocks */
+    CHECK_EQ(cask_sleep(0.02), 0);
+    int rc = cask_join(a);
+    CHECK_EQ(rc, -ECANCELED); /* the report cancelled main; the join cancelled a */
+    CHECK_EQ(cask_uncancel(cask_current()), 0);
+    CHECK_EQ(cask_join(b), 0);
+    cask_release(a);
+    cask_release(b);
+    return -ECANCELED;
+}
+TEST(debug_detect_deadlock)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.detect_deadlocks = true, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(detect_main, NULL, &cfg), -ECANCELED);
+    const char *s = mem_text(&m);
+    CHECK(strstr(s, "cask: nothing can run again: 3 tasks wait"));
+    CHECK(strstr(s, "deadlock: task"));
+    CHECK(strstr(s, "task tree: 3 tasks"));
+    CHECK(strstr(s, "cancelling the main task"));
+    mem_close(&m);
+}
+
+static int slow_job(void *p)
+{
+    (void)p;
+    usleep(50000);
+    return 7;
+}
+static int writer_thread_main(void *p)
+{
+    (void)p;
+    usleep(30000);
+    return (int)write(pipefd[1], "x", 1);
+}
+static void *kill_later(void *p)
+{
+    (void)p;
+    usleep(30000);
+    kill(getpid(), SIGUSR1);
+    return NULL;
+}
+static int no_false_alarm_main(void *p)
+{
+    (void)p;
+    CHECK_EQ(cask_to_thread(slow_job, NULL), 7); /* only a worker can wake main here */
+    CHECK_EQ(pipe(pipefd), 0);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, dbg_fd_reader, NULL), 0);
+    CHECK_EQ(cask_to_thread(writer_thread_main, NULL), 1);
+    CHECK(cask_join(t) > 0); /* it waited on an fd: not a deadlock either */
+    cask_release(t);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    /* only a signal from a thread cask does not know can wake main: not a deadlock */
+    int sigs[] = {SIGUSR1};
+    cask_signal *r;
+    CHECK_EQ(cask_signal_open(&r, sigs, 1), 0);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, kill_later, NULL), 0);
+    CHECK_EQ(cask_signal_wait(r), SIGUSR1);
+    pthread_join(th, NULL);
+    return cask_signal_close(r);
+}
+TEST(debug_detect_deadlock_no_false_alarm)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.detect_deadlocks = true, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(no_false_alarm_main, NULL, &cfg), 0);
+    CHECK_STR(mem_text(&m), "");
+    mem_close(&m);
+}
+
+/* ---- the stall watchdog ---- */
+
+int dbg_spin_without_yielding(double seconds);
+int dbg_spin_without_yielding(double seconds)
+{
+    /* mostly in this function's own code (the clock is read in the vDSO, which keeps no frame
+     * pointer: a probe landing there would cut the trace short) */
+    double end = cask_time() + seconds;
+    volatile unsigned long n = 0;
+    do {
+        for (int i = 0; i < 1000000; i++)
+            n++;
+    } while (cask_time() < end);
+    return (int)(n & 0);
+}
+static int spinner(void *p)
+{
+    (void)p;
+    return dbg_spin_without_yielding(0.3) + cask_yield();
+}
+static int stall_main(void *p)
+{
+    (void)p;
+    cask_task *t = spawn_named("spinner", spinner, NULL);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    return 0;
+}
+TEST(debug_stall_caught_live)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.stall_threshold = 0.05, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(stall_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    CHECK(strstr(s, "cask: stall: task 2 'spinner' has run for "));
+    CHECK(strstr(s, "dbg_spin_without_yielding")); /* taken live, from the stuck thread */
+    /* one report per stuck step */
+    CHECK(strstr(s, "cask: stall:") == strstr(s, "cask: stall: task 2"));
+    CHECK(!strstr(strstr(s, "cask: stall:") + 1, "cask: stall:"));
+    mem_close(&m);
+}
+
+static void spin_cb(void *arg)
+{
+    (void)arg;
+    dbg_spin_without_yielding(0.2);
+}
+static int busy_but_fair(void *p)
+{
+    (void)p;
+    /* 0.3 s of work in short steps: never a stall */
+    double end = cask_time() + 0.3;
+    while (cask_time() < end) {
+        double step = cask_time() + 0.005;
+        while (cask_time() < step)
+            ;
+        CHECK_EQ(cask_yield(), 0);
+    }
+    CHECK_EQ(cask_sleep(0.2), 0); /* idle in the poller: not a stall either */
+    CHECK_EQ(cask_call_soon(NULL, spin_cb, NULL), 0);
+    return cask_sleep(0.01);
+}
+TEST(debug_stall_callback_and_no_false_alarm)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.stall_threshold = 0.05, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(busy_but_fair, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    CHECK(strstr(s, "cask: stall: a callback has run for "));
+    CHECK(strstr(s, "spin_cb") || strstr(s, "dbg_spin_without_yielding"));
+    CHECK(!strstr(s, "cask: stall: task"));
+    mem_close(&m);
+}
+
+/* ---- the dump signal; tasks left when main returns ---- */
+
+static int dump_sig_main(void *p)
+{
+    (void)p;
+    cask_task *t = spawn_named("sleeper", dbg_event_waiter, NULL);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    raise(SIGUSR2);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    cask_release(t); /* left running: reported, then cancelled by cask_run */
+    return 0;
+}
+TEST(debug_dump_signal_and_leftovers)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.dump_signal = SIGUSR2, .report_leftovers = true, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(dump_sig_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    const char *dump = strstr(s, "cask: signal 12: task tree");
+    CHECK(dump);
+    CHECK(strstr(dump, "'sleeper' waiting"));
+    CHECK(strstr(dump, "dbg_event_waiter"));
+    const char *left = strstr(s, "cask: 1 task still alive when main returned");
+    CHECK(left && left > dump);
+    CHECK(strstr(left, "'sleeper' waiting"));
+    mem_close(&m);
+    struct sigaction sa;
+    sigaction(SIGUSR2, NULL, &sa);
+    CHECK(sa.sa_handler == SIG_DFL);
+}
+
+TEST(debug_config_invalid)
+{
+    struct cask_config cfg = {.stall_threshold = -1};
+    CHECK_EQ(cask_run_with(dump_sig_main, NULL, &cfg), -EINVAL);
+    struct cask_config cfg2 = {.dump_signal = SIGKILL};
+    CHECK_EQ(cask_run_with(dump_sig_main, NULL, &cfg2), -EINVAL);
+}
+
+/* ---- fatal misuse names the task and prints its backtrace ---- */
+
+int dbg_leaves_scope_open(void *arg);
+int dbg_leaves_scope_open(void *arg)
+{
+    cask_scope *sc = arg;
+    CHECK_EQ(cask_timeout_open(sc, 10), 0);
+    return 0; /* misuse: the scope is still open */
+}
+static int fatal_main(void *p)
+{
+    (void)p;
+    static cask_scope sc;
+    cask_task *t = spawn_named("leaky", dbg_leaves_scope_open, &sc);
+    return cask_join(t);
+}
+TEST(debug_fatal_misuse_backtrace)
+{
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        alarm(10);
+        cask_run(fatal_main, NULL);
+        _exit(0);
+    }
+    close(pfd[1]);
+    char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    close(pfd[0]);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    CHECK(strstr(buf, "cask: fatal: "));
+    CHECK(strstr(buf, "still open"));
+    CHECK(strstr(buf, "cask: in task 2 'leaky':\n    at "));
+}
