@@ -1,5 +1,7 @@
 /*
  * uring.c: the io_uring backend of poll.h (built when liburing is present). One ring per loop.
+ * The ring is made at the loop's first file operation; until then the loop waits in
+ * epoll_wait, so programs that never touch a file pay nothing for it.
  * Readiness keeps epoll's exact edge-triggered semantics: the backend owns an epoll instance
  * (epoll.c) and watches its fd through the ring with a multishot poll; when that completes the
  * backend drains epoll without waiting. File operations (struct cask__op) go on the ring and
@@ -34,6 +36,7 @@ struct uring_backend {
     bool ep_armed;
     bool ep_single; /* the kernel has no multishot poll: re-arm after each completion */
     bool unsubmitted;
+    bool have_ring; /* made at the first file operation (ring_setup) */
     bool supported[CASK__OP_COUNT];
     uint64_t slack_ns; /* the thread's timer slack, added to timed waits */
 };
@@ -114,57 +117,69 @@ static int probe(struct io_uring *ring)
     return 1;
 }
 
+static int ring_init(struct io_uring *ring)
+{
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.flags = __atomic_load_n(&probe_flags, __ATOMIC_RELAXED);
+    int rc = io_uring_queue_init_params(RING_ENTRIES, ring, &prm);
+    if (rc == -EINVAL && prm.flags) { /* a kernel older than 6.0 lacks these flags */
+        __atomic_store_n(&probe_flags, 0u, __ATOMIC_RELAXED);
+        memset(&prm, 0, sizeof prm);
+        rc = io_uring_queue_init_params(RING_ENTRIES, ring, &prm);
+    }
+    return rc;
+}
+
+/* The loop's ring, made at its first file operation: a loop that never touches a file waits
+ * in epoll_wait and pays nothing for the ring. */
+static int ring_setup(struct uring_backend *u)
+{
+    int rc = ring_init(&u->ring);
+    if (rc < 0)
+        return rc;
+    u->have_ring = true;
+    arm_epoll(u);
+    return 0;
+}
+
 static int ur_open(struct cask__poll **out)
 {
     int state = __atomic_load_n(&probe_state, __ATOMIC_ACQUIRE);
+    if (state == 0) { /* the process's first loop probes on a ring of its own */
+        struct io_uring tmp;
+        int rc = ring_init(&tmp);
+        if (rc < 0)
+            return rc;
+        state = probe(&tmp); /* loops starting at once may both probe: they find the same */
+        io_uring_queue_exit(&tmp);
+        __atomic_store_n(&probe_state, state, __ATOMIC_RELEASE);
+    }
     if (state < 0)
         return state;
     struct uring_backend *u = cask__calloc(1, sizeof *u);
     if (!u)
         return -ENOMEM;
-    struct io_uring_params prm;
-    memset(&prm, 0, sizeof prm);
-    prm.flags = __atomic_load_n(&probe_flags, __ATOMIC_RELAXED);
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    if (rc == -EINVAL && prm.flags) { /* a kernel older than 6.0 lacks these flags */
-        __atomic_store_n(&probe_flags, 0u, __ATOMIC_RELAXED);
-        memset(&prm, 0, sizeof prm);
-        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    }
-    if (rc < 0) {
+    memcpy(u->supported, probe_supported, sizeof u->supported);
+    int rc = cask__epoll_init(&u->epstore);
+    if (rc) {
         cask__free(u);
         return rc;
     }
-    if (state == 0) { /* loops starting at once may both probe: they find the same */
-        state = probe(&u->ring);
-        __atomic_store_n(&probe_state, state, __ATOMIC_RELEASE);
-        if (state < 0) {
-            rc = state;
-            goto fail;
-        }
-    }
-    memcpy(u->supported, probe_supported, sizeof u->supported);
-    rc = cask__epoll_init(&u->epstore);
-    if (rc)
-        goto fail;
     u->ep = &u->epstore.base;
     u->epfd = cask__epoll_fd(u->ep);
     u->base.ops = &cask__uring_ops;
     int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     u->slack_ns = slack > 0 ? (uint64_t)slack : 50000;
-    arm_epoll(u);
     *out = &u->base;
     return 0;
-fail:
-    io_uring_queue_exit(&u->ring);
-    cask__free(u);
-    return rc;
 }
 
 static void ur_close(struct cask__poll *p)
 {
     struct uring_backend *u = (struct uring_backend *)p;
-    io_uring_queue_exit(&u->ring);
+    if (u->have_ring)
+        io_uring_queue_exit(&u->ring);
     cask__epoll_fini(&u->epstore);
     cask__free(u);
 }
@@ -221,6 +236,8 @@ static int ur_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_f
                    cask_loop *l)
 {
     struct uring_backend *u = (struct uring_backend *)p;
+    if (!u->have_ring) /* no file operation yet: plain epoll */
+        return cask__poll_wait(u->ep, timeout_ns, ready, l);
     struct io_uring *r = &u->ring;
     int rc = 0;
     if (!u->ep_armed)
@@ -260,6 +277,8 @@ static int ur_submit(struct cask__poll *p, struct cask__op *op)
     struct uring_backend *u = (struct uring_backend *)p;
     if (op->kind >= CASK__OP_COUNT || !u->supported[op->kind])
         return -ENOSYS;
+    if (!u->have_ring && ring_setup(u) < 0)
+        return -ENOSYS; /* no ring to be had (memory, fds): this op runs on a thread */
     struct io_uring_sqe *sqe = get_sqe(u);
     if (!sqe)
         return -EAGAIN;
