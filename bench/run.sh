@@ -258,8 +258,8 @@ for bin in "${cask_bins[@]}"; do
     name=${bin##*/cask_}
     # Servers (cask_echo_server, cask_http_server) are driven by bench/net.sh, not run here.
     [[ $name == *server* ]] && continue
-    # cask_proc runs with its peers in bench/proc.sh (below)
-    [[ $name == proc ]] && continue
+    # cask_proc runs with its peers in bench/proc.sh, cask_fs in bench/fs.sh (below)
+    [[ $name == proc || $name == fs ]] && continue
     # A binary named after one core workload runs only when that workload is selected.
     if is_core "$name" && [[ " $WORKLOADS " != *" $name "* ]]; then
         continue
@@ -324,6 +324,13 @@ fi
 if ((${#selected[@]} == 0)) && [[ -x $ROOT/bench/proc.sh ]]; then
     note "running bench/proc.sh"
     "$ROOT/bench/proc.sh" $( ((quick)) && echo --quick) | emit
+fi
+
+# --- files (bench/fs.sh: random and sequential reads, small files, appends; full runs only) --
+
+if ((${#selected[@]} == 0)) && [[ -x $ROOT/bench/fs.sh ]]; then
+    note "running bench/fs.sh"
+    "$ROOT/bench/fs.sh" $( ((quick)) && echo --quick) | emit
 fi
 
 note "medians written to ${RESULTS#"$ROOT"/}; tables: /usr/bin/python3 bench/table.py"

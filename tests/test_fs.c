@@ -544,8 +544,13 @@ static int inflight_main(void *arg)
     bool ring = !strcmp(backend(), "io_uring");
     if (!ring) {
         CHECK_EQ(cask_sleep(0.05), 0);
-        CHECK(!cask_task_done(t)); /* still waiting for its thread's read */
-        CHECK_EQ(write(pfd[1], "abc", 3), 3);
+        if (cask_task_done(t)) {
+            /* a slow machine had not started the worker yet: the queued job was dropped */
+            CHECK_EQ(f.result, -ECANCELED);
+            ring = true; /* the same checks as a stopped read: nothing was taken */
+        } else { /* still waiting for its thread's read */
+            CHECK_EQ(write(pfd[1], "abc", 3), 3);
+        }
     }
     CHECK_EQ(cask_join(t), 0);
     cask_release(t);
@@ -687,7 +692,11 @@ TEST(fs_stream_over_pipe) { CHECK(run_both(stream_pipe_main, NULL) >= 1); }
 #ifndef SANITIZED
 #define SANITIZED 0
 #endif
+#if SANITIZED
+#define BIGFILE (16 << 20)
+#else
 #define BIGFILE (64 << 20)
+#endif
 
 struct stall {
     double worst;  /* latest a timer fired past its deadline (s) */
@@ -696,6 +705,7 @@ struct stall {
     int cold_parked;   /* reads of dropped pages that parked (let the loop go on) */
     double iter;       /* longest loop iteration while the timers fired (s) */
     long iters, slow_iters; /* iterations seen by the ticker, and those over 1 ms */
+    double starved; /* the share of the time the loop's thread waited for a CPU */
     double late[NTIMERS];
     double base;   /* when the timers start firing, once every task has started */
     int fired;
@@ -761,10 +771,13 @@ static int ticker(void *arg)
     s->started++;
     CHECK_EQ(cask_event_wait(&s->go), 0);
     CHECK_EQ(cask_sleep_until(s->base), 0);
+    double start = wall(), q_start = runq_wait();
     while (s->fired < NTIMERS) {
         double w0 = wall(), q0 = runq_wait();
         CHECK_EQ(cask_yield(), 0);
-        double gap = wall() - w0 - (runq_wait() - q0);
+        double q1 = runq_wait();
+        double gap = wall() - w0 - (q1 - q0);
+        s->starved = (q1 - q_start) / (wall() - start);
         if (gap > s->iter)
             s->iter = gap;
         s->iters++;
@@ -822,7 +835,9 @@ static int stall_main(void *arg)
     static struct stall s;
     memset(&s, 0, sizeof s);
     s.disk = arg != NULL;
-    s.path = s.disk ? p("big") : "/dev/shm/cask_fs_big";
+    static char shm[64]; /* one per process: suites may run side by side */
+    snprintf(shm, sizeof shm, "/dev/shm/cask_fs_big_%d", (int)getpid());
+    s.path = s.disk ? p("big") : shm;
     s.fd = cask_file_open(s.path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     CHECK(s.fd >= 0);
     char *blk = malloc(1 << 20);
@@ -860,14 +875,19 @@ static int stall_main(void *arg)
      * machine it measures the machine (it includes the time the scheduler gave others). */
     qsort(s.late, NTIMERS, sizeof s.late[0], cmp_double);
     fprintf(stderr, "  %s on %s: %d passes over %d MiB; %ld iterations, %ld over 1 ms, longest "
-            "%.3f ms; timer lateness p50 %.3f ms, p99 %.3f ms, worst %.3f ms\n", backend(),
-            s.disk ? "disk" : "tmpfs", s.passes, BIGFILE >> 20, s.iters, s.slow_iters,
-            s.iter * 1e3, s.late[NTIMERS / 2] * 1e3, s.late[NTIMERS * 99 / 100] * 1e3,
-            s.worst * 1e3);
+            "%.3f ms; timer lateness p50 %.3f ms, p99 %.3f ms, worst %.3f ms; waited for a CPU "
+            "%.0f%% of the time\n", backend(), s.disk ? "disk" : "tmpfs", s.passes,
+            BIGFILE >> 20, s.iters, s.slow_iters, s.iter * 1e3, s.late[NTIMERS / 2] * 1e3,
+            s.late[NTIMERS * 99 / 100] * 1e3, s.worst * 1e3, s.starved * 100);
     if (s.disk) {
         CHECK(s.cold_parked >= s.passes / 2);
-    } else if (!SANITIZED) {
-        /* a loop blocked by the reads would stall on every one of them (256 per pass); a
+    } else if (s.starved > 0.2) {
+        /* the machine gave the loop's thread less than 80% of a CPU: late timers then pile up
+         * into long iterations, which says nothing about the reads; timing is not checked */
+        fprintf(stderr, "  (the machine is too busy for the timing check)\n");
+    } else if (!SANITIZED && !(getenv("CASK_RUNNER") && *getenv("CASK_RUNNER"))) {
+        /* (not under sanitizers or an emulator: they slow every step several times over)
+         * a loop blocked by the reads would stall on every one of them (256 per pass); a
          * shared virtual machine steals a moment now and then, which is what the rest is */
         CHECK(s.iters > 1000);
         CHECK(s.slow_iters * 200 <= s.iters);
@@ -879,7 +899,7 @@ static int stall_main(void *arg)
     return 0;
 }
 
-TEST_T(fs_no_stall_with_10000_timers, 60)
+TEST_T(fs_no_stall_with_10000_timers, 120)
 {
     mkscratch();
     CHECK(run_both(stall_main, NULL) >= 1); /* tmpfs */

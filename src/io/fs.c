@@ -15,7 +15,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -157,6 +159,14 @@ static __thread uint64_t fast_iter;
 static __thread size_t fast_bytes;
 static __thread bool no_nowait; /* preadv2 or RWF_NOWAIT is missing here */
 
+/* True if fd is a file of a memory file system (tmpfs, ramfs), whose reads copy from memory
+ * and never wait for a device; some kernels refuse RWF_NOWAIT there (EOPNOTSUPP). */
+static bool in_memory(int fd)
+{
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
 static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt, int64_t off,
                           size_t want)
 {
@@ -172,12 +182,16 @@ static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt
         fast_bytes = 0;
     }
     ssize_t n = preadv2(fd, iov, cnt, off, RWF_NOWAIT);
+    /* tmpfs: its reads never wait; without a ring (whose inline attempt reads it, batched
+     * with the other tasks' reads) a plain read beats a trip to a thread */
+    if (n < 0 && errno == EOPNOTSUPP && !cask__poll_has_ring(l->poll) && in_memory(fd))
+        n = off < 0 ? readv(fd, iov, cnt) : preadv(fd, iov, cnt, off);
     if (n >= 0) {
         fast_bytes += (size_t)n + 4096; /* a syscall costs something even when it reads nothing */
         return n;
     }
-    if (errno == EOPNOTSUPP || errno == ENOSYS)
-        no_nowait = errno == ENOSYS;
+    if (errno == ENOSYS)
+        no_nowait = true;
     (void)want;
     return errno == EBADF || errno == EISDIR || errno == EFAULT ? -errno : -EAGAIN;
 }

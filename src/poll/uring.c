@@ -1,5 +1,7 @@
 /*
  * uring.c: the io_uring backend of poll.h (built when liburing is present). One ring per loop.
+ * The ring is made at the loop's first file operation; until then the loop waits in
+ * epoll_wait, so programs that never touch a file pay nothing for it.
  * Readiness keeps epoll's exact edge-triggered semantics: the backend owns an epoll instance
  * (epoll.c) and watches its fd through the ring with a multishot poll; when that completes the
  * backend drains epoll without waiting. File operations (struct cask__op) go on the ring and
@@ -34,6 +36,7 @@ struct uring_backend {
     bool ep_armed;
     bool ep_single; /* the kernel has no multishot poll: re-arm after each completion */
     bool unsubmitted;
+    bool have_ring; /* made at the first file operation (ring_setup) */
     bool supported[CASK__OP_COUNT];
     uint64_t slack_ns; /* the thread's timer slack, added to timed waits */
 };
@@ -63,31 +66,25 @@ static void arm_epoll(struct uring_backend *u)
     u->ep_armed = true;
 }
 
-static int ur_open(struct cask__poll **out)
+/* The probe's findings, made by the first loop of the process and kept (a ring's setup is
+ * per loop; what the kernel supports is not): 0 not yet, 1 usable, else the negative errno. */
+static int probe_state;
+static bool probe_supported[CASK__OP_COUNT];
+static unsigned probe_flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+                              IORING_SETUP_SINGLE_ISSUER;
+
+/* The probe: the kernel must run a request through the ring (seccomp may allow the setup and
+ * refuse io_uring_enter) and know the operations the backend relies on. */
+static int probe(struct io_uring *ring)
 {
-    struct uring_backend *u = cask__calloc(1, sizeof *u);
-    if (!u)
-        return -ENOMEM;
-    struct io_uring_params prm;
-    memset(&prm, 0, sizeof prm);
-    prm.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER;
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    if (rc == -EINVAL) { /* a kernel older than 6.0 lacks these flags */
-        memset(&prm, 0, sizeof prm);
-        rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &prm);
-    }
-    if (rc < 0) {
-        cask__free(u);
-        return rc;
-    }
-    /* the probe: the kernel must run a request through the ring (seccomp may allow the setup
-     * and refuse io_uring_enter) and know the operations the backend relies on */
-    struct io_uring_probe *pr = io_uring_get_probe_ring(&u->ring);
-    rc = -ENOSYS;
+    struct io_uring_probe *pr = io_uring_get_probe_ring(ring);
     if (!pr || !io_uring_opcode_supported(pr, IORING_OP_READ) ||
         !io_uring_opcode_supported(pr, IORING_OP_POLL_ADD) ||
-        !io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL))
-        goto fail;
+        !io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL)) {
+        if (pr)
+            io_uring_free_probe(pr);
+        return -ENOSYS;
+    }
     static const int opcode[CASK__OP_COUNT] = {
         [CASK__OP_READ] = IORING_OP_READ,
         [CASK__OP_WRITE] = IORING_OP_WRITE,
@@ -105,43 +102,84 @@ static int ur_open(struct cask__poll **out)
         [CASK__OP_FTRUNCATE] = CASK__IORING_OP_FTRUNCATE,
     };
     for (int k = 0; k < CASK__OP_COUNT; k++)
-        u->supported[k] = io_uring_opcode_supported(pr, opcode[k]);
+        probe_supported[k] = io_uring_opcode_supported(pr, opcode[k]);
     io_uring_free_probe(pr);
-    pr = NULL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, TAG_NONE);
     struct io_uring_cqe *cqe;
-    rc = io_uring_submit_and_wait(&u->ring, 1);
+    int rc = io_uring_submit_and_wait(ring, 1);
+    if (rc >= 0)
+        rc = io_uring_peek_cqe(ring, &cqe);
     if (rc < 0)
-        goto fail;
-    rc = io_uring_peek_cqe(&u->ring, &cqe);
+        return rc;
+    io_uring_cqe_seen(ring, cqe);
+    return 1;
+}
+
+static int ring_init(struct io_uring *ring)
+{
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.flags = __atomic_load_n(&probe_flags, __ATOMIC_RELAXED);
+    int rc = io_uring_queue_init_params(RING_ENTRIES, ring, &prm);
+    if (rc == -EINVAL && prm.flags) { /* a kernel older than 6.0 lacks these flags */
+        __atomic_store_n(&probe_flags, 0u, __ATOMIC_RELAXED);
+        memset(&prm, 0, sizeof prm);
+        rc = io_uring_queue_init_params(RING_ENTRIES, ring, &prm);
+    }
+    return rc;
+}
+
+/* The loop's ring, made at its first file operation: a loop that never touches a file waits
+ * in epoll_wait and pays nothing for the ring. */
+static int ring_setup(struct uring_backend *u)
+{
+    int rc = ring_init(&u->ring);
     if (rc < 0)
-        goto fail;
-    io_uring_cqe_seen(&u->ring, cqe);
-    rc = cask__epoll_init(&u->epstore);
-    if (rc)
-        goto fail;
+        return rc;
+    u->have_ring = true;
+    arm_epoll(u);
+    return 0;
+}
+
+static int ur_open(struct cask__poll **out)
+{
+    int state = __atomic_load_n(&probe_state, __ATOMIC_ACQUIRE);
+    if (state == 0) { /* the process's first loop probes on a ring of its own */
+        struct io_uring tmp;
+        int rc = ring_init(&tmp);
+        if (rc < 0)
+            return rc;
+        state = probe(&tmp); /* loops starting at once may both probe: they find the same */
+        io_uring_queue_exit(&tmp);
+        __atomic_store_n(&probe_state, state, __ATOMIC_RELEASE);
+    }
+    if (state < 0)
+        return state;
+    struct uring_backend *u = cask__calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    memcpy(u->supported, probe_supported, sizeof u->supported);
+    int rc = cask__epoll_init(&u->epstore);
+    if (rc) {
+        cask__free(u);
+        return rc;
+    }
     u->ep = &u->epstore.base;
     u->epfd = cask__epoll_fd(u->ep);
     u->base.ops = &cask__uring_ops;
     int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     u->slack_ns = slack > 0 ? (uint64_t)slack : 50000;
-    arm_epoll(u);
     *out = &u->base;
     return 0;
-fail:
-    if (pr)
-        io_uring_free_probe(pr);
-    io_uring_queue_exit(&u->ring);
-    cask__free(u);
-    return rc;
 }
 
 static void ur_close(struct cask__poll *p)
 {
     struct uring_backend *u = (struct uring_backend *)p;
-    io_uring_queue_exit(&u->ring);
+    if (u->have_ring)
+        io_uring_queue_exit(&u->ring);
     cask__epoll_fini(&u->epstore);
     cask__free(u);
 }
@@ -198,6 +236,8 @@ static int ur_wait(struct cask__poll *p, uint64_t timeout_ns, cask__poll_ready_f
                    cask_loop *l)
 {
     struct uring_backend *u = (struct uring_backend *)p;
+    if (!u->have_ring) /* no file operation yet: plain epoll */
+        return cask__poll_wait(u->ep, timeout_ns, ready, l);
     struct io_uring *r = &u->ring;
     int rc = 0;
     if (!u->ep_armed)
@@ -237,6 +277,8 @@ static int ur_submit(struct cask__poll *p, struct cask__op *op)
     struct uring_backend *u = (struct uring_backend *)p;
     if (op->kind >= CASK__OP_COUNT || !u->supported[op->kind])
         return -ENOSYS;
+    if (!u->have_ring && ring_setup(u) < 0)
+        return -ENOSYS; /* no ring to be had (memory, fds): this op runs on a thread */
     struct io_uring_sqe *sqe = get_sqe(u);
     if (!sqe)
         return -EAGAIN;
