@@ -4,7 +4,8 @@
 #
 # usage: bench/proc.sh [--quick] [WORKLOAD...]
 #   WORKLOAD: spawn_seq spawn16 spawn_1g pipe procpool (default: all)
-#   --quick (or CASK_BENCH_QUICK=1): counts / 10 (pipe 256 MiB), one repetition
+#   --quick (or CASK_BENCH_QUICK=1): counts / 10 (pipe 256 MiB), one repetition unless
+#   CASK_BENCH_REPS is set
 #   CASK_BENCH_REPS (3) runs per measurement; CASK_BENCH_LOCK (/tmp/cask-bench.lock)
 #
 #   spawn_seq  spawn and wait /bin/true 1,000 times, one after another: us_per_proc
@@ -46,7 +47,7 @@ for a in "$@"; do
     esac
 done
 ((${#sel[@]})) || read -r -a sel <<<"$ALL"
-((quick)) && REPS=1
+((quick)) && [[ -z ${CASK_BENCH_REPS:-} ]] && REPS=1
 
 # count WORKLOAD: the N argument (empty: the program's default)
 count() {
