@@ -946,3 +946,30 @@ static int g_big_main(void *arg)
     return 0;
 }
 TEST(g_gather_many_tasks) { CHECK_EQ(ct_run_virtual(g_big_main, NULL), 0); }
+
+/* A cycle of joins (a joins b, b joins a): cancelling one ends both instead of passing the
+ * cancellation round the cycle forever. */
+static cask_task *cyc[2];
+static int cyc_join_other(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    while (!cyc[1 - i])
+        CHECK_EQ(cask_sleep(0), 0);
+    return cask_join(cyc[1 - i]);
+}
+static int join_cycle_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cask_spawn(&cyc[0], cyc_join_other, (void *)(intptr_t)0), 0);
+    CHECK_EQ(cask_spawn(&cyc[1], cyc_join_other, (void *)(intptr_t)1), 0);
+    CHECK_EQ(cask_sleep(0.01), 0); /* both are parked, each joining the other */
+    CHECK(cask_cancel(cyc[0]));
+    CHECK_EQ(cask_join(cyc[0]), -ECANCELED);
+    CHECK_EQ(cask_join(cyc[1]), -ECANCELED);
+    CHECK(cask_task_done(cyc[1]));
+    cask_release(cyc[0]);
+    cask_release(cyc[1]);
+    cyc[0] = cyc[1] = NULL;
+    return 0;
+}
+TEST(join_cycle_cancel_ends_both) { CHECK_EQ(ct_run_virtual(join_cycle_main, NULL), 0); }

@@ -399,8 +399,14 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
 
 static bool join_on_cancel(struct cask__waiter *w)
 {
+    /* Entered again while cancelling the awaited task: the joins form a cycle (a joins b, b
+     * joins a), and passing the cancellation on would never end. This joiner stops waiting. */
+    if (w->value)
+        return true;
     /* await task, cancelled: cancel the awaited task and keep waiting for its outcome */
+    w->value = 1;
     cask_cancel((cask_task *)w->obj);
+    w->value = 0;
     return false;
 }
 
