@@ -216,11 +216,11 @@ static int new_chunk(struct cask__stack_pool *p)
         size_t cap = p->cap ? p->cap * 2 : 4096;
         while (cap < p->mapped + nslots)
             cap *= 2;
-        void *f = p->free != p->free_inline
-                      ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
-                               MREMAP_MAYMOVE)
-                      : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *f =
+            p->free != p->free_inline
+                ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *), MREMAP_MAYMOVE)
+                : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (f == MAP_FAILED)
             return -ENOMEM;
         if (p->free == p->free_inline)
@@ -271,9 +271,8 @@ static void populate_tops(struct cask__stack_pool *p, struct chunk *c)
         iov[n].iov_len = PAGE;
     }
     int pidfd = get_pidfd();
-    if (pidfd < 0 ||
-        (syscall(SYS_process_madvise, pidfd, iov, n, MADV_POPULATE_WRITE, 0) < 0 &&
-         errno != ENOMEM && errno != EAGAIN && errno != EINTR))
+    if (pidfd < 0 || (syscall(SYS_process_madvise, pidfd, iov, n, MADV_POPULATE_WRITE, 0) < 0 &&
+                      errno != ENOMEM && errno != EAGAIN && errno != EINTR))
         atomic_store(&batch_populate, 0); /* not supported here: single faults, as before */
 }
 
