@@ -5,6 +5,7 @@
  *   ctxswitch    two tasks yielding to each other through the ready queue, ns per switch
  *                (bench/cask_ctx.c measures the bare switch without the scheduler)
  *   sleepers_*   N tasks sleeping 2 s at once: wall time, peak RSS, bytes per task
+ *                ("cask_core sleepers N" for any N: bench/scale.sh)
  *   timers       1,000,000 call_later callbacks with random delays in [0, 1) s
  * Usage: cask_core [workload...]; CASK_BENCH_QUICK=1 divides the counts by 10.
  */
@@ -245,6 +246,13 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     long n = scale(1000000);
+    if (argc == 3 && !strcmp(argv[1], "sleepers")) { /* any N (bench/scale.sh) */
+        char name[48];
+        snprintf(name, sizeof name, "sleepers_%ld", atol(argv[2]));
+        struct sl s = {atol(argv[2]), name};
+        MUST(s.n > 0 ? cask_run(sleepers_main, &s) : -EINVAL);
+        return 0;
+    }
     if (want(argc, argv, "spawn"))
         MUST(cask_run(spawn_main, &n));
     if (want(argc, argv, "switch"))

@@ -1,8 +1,9 @@
 /*
  * cask_diag.c: what the diagnostics cost on the hot path. The switch (event ping-pong between
  * two tasks) and ctxswitch (two tasks yielding) workloads of cask_core.c, run with
- * diagnostics off, then with the stall watchdog on (threshold 0.1 s), then with every
- * diagnostic on (watchdog, deadlock detection, dump signal). Prints RESULT lines; the
+ * diagnostics off, with diagnostics on but no watchdog (the park time is recorded), with the
+ * stall watchdog on (threshold 0.1 s), then with every diagnostic on (watchdog, deadlock
+ * detection, dump signal). Prints RESULT lines; the
  * differences are the costs (issue 9: the watchdog at most 2 ns per switch).
  */
 #define _GNU_SOURCE
@@ -103,16 +104,19 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *q = getenv("CASK_BENCH_QUICK");
     long n = q && *q && *q != '0' ? 200000 : 1000000;
-    struct cask_config modes[3] = {
+    enum { MODES = 4, REPS = 9 };
+    struct cask_config modes[MODES] = {
         {0},
+        {.report_leftovers = true}, /* diagnostics on (park times), no watchdog */
         {.stall_threshold = 0.1},
         {.stall_threshold = 0.1, .detect_deadlocks = true, .dump_signal = SIGUSR2},
     };
-    const char *names[3] = {"off", "stall_watchdog", "all"};
-    enum { REPS = 7 };
-    double sw[3][REPS], cx[3][REPS];
+    const char *names[MODES] = {"off", "park_times", "stall_watchdog", "all"};
+    double sw[MODES][REPS], cx[MODES][REPS];
     for (int r = 0; r < REPS; r++) {
-        for (int m = 0; m < 3; m++) { /* interleaved, so drift on a shared machine hits all */
+        for (int k = 0; k < MODES; k++) { /* interleaved, the order rotating each round, so
+                                           * drift on a shared machine hits every mode alike */
+            int m = (r + k) % MODES;
             struct pp p = {CASK_EVENT_INIT, CASK_EVENT_INIT, n, 0};
             MUST(cask_run_with(switch_main, &p, &modes[m]));
             sw[m][r] = p.ns;
@@ -121,7 +125,7 @@ int main(void)
             cx[m][r] = y.ns;
         }
     }
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < MODES; m++) {
         qsort(sw[m], REPS, sizeof(double), cmp);
         qsort(cx[m], REPS, sizeof(double), cmp);
         printf("RESULT switch_diag_%s cask ns_per_roundtrip=%.2f roundtrips=%ld\n", names[m],

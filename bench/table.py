@@ -62,10 +62,9 @@ def ratio_text(key, cask_v, peer_v):
         r = peer_v / cask_v if cask_v else float("inf")
     if r == float("inf"):
         return "-"
-    text = "cask is %.2fx faster" % r
     if r < 1:
-        text += " (%.2fx slower)" % (1 / r)
-    return text
+        return "**%.2fx faster than cask**" % (1 / r)
+    return "cask is %.2fx faster" % r
 
 
 def reference(rows):

@@ -1560,7 +1560,8 @@ struct cask_communicate {
  *   -ECANCELED  the task was cancelled: the child was stopped and reaped as in
  *               cask_process_wait; out/err hold what was read;
  *   -ENOMEM, the pipes' read errors, -EBUSY (another task is reading or writing one of the
- *   pipes), -EPERM (not in a task), -EINVAL (p or c NULL).
+ *   pipes): the child is left running as it is;
+ *   -EPERM (not in a task), -EINVAL (p or c NULL).
  * After the child has exited, the pipes are drained for at most opts.wait_delay, then closed.
  */
 CASK_MUST_CHECK int cask_process_communicate(cask_process *p, struct cask_communicate *c);
@@ -1646,7 +1647,8 @@ unsigned cask_procpool_size(const cask_procpool *pool);
  *               running one is stopped (its worker is killed and replaced), never left running;
  *   -ESHUTDOWN  the pool is closing (cask_procpool_close), or closed with cancel while the
  *               job waited or ran;
- *   -ENOMEM, -EPERM (not in a task), -EINVAL (pool, job or job->fn NULL).
+ *   -ENOMEM, -EPERM (not in a task), -EINVAL (pool, job or job->fn NULL, or job->in NULL
+ *   with in_len > 0).
  */
 CASK_MUST_CHECK int cask_procpool_run(cask_procpool *pool, struct cask_job *job);
 

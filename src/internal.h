@@ -417,8 +417,13 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
 void cask__diag_stop(cask_loop *l);
 void cask__diag_idle(cask_loop *l);
 void cask__diag_leftovers(cask_loop *l);
+/* A clock of tick granularity (a few ms), cheap enough for every park while diagnostics are
+ * on: how long a task has waited. */
+uint64_t cask__coarse_ns(void);
 /* Prints the running task's backtrace to f (fatal misuse reports); nothing outside tasks. */
 void cask__diag_fatal_backtrace(FILE *f);
+/* Writes task t's backtrace from a fault's ucontext to fd 2 (the stack overflow report). */
+void cask__diag_overflow_backtrace(const cask_task *t, void *uctx);
 /* A readable name for a code address: "func+0x12 (file.c:42)" or "0x... (lib.so)".
  * Thread-safe; returns the length written. */
 size_t cask__symbolize(const void *pc, bool return_address, char *buf, size_t n);

@@ -355,13 +355,21 @@ int dbg_take_both(void *arg)
     return rc;
 }
 
+/* Sleeps until both tasks are parked in their cycle (slow machines, sanitizers). */
+static void wait_for_cycle(void)
+{
+    double end = cask_time() + 10;
+    while (cask_find_deadlocks(NULL, 0) == 0 && cask_time() < end)
+        CHECK_EQ(cask_sleep(0.01), 0);
+}
+
 static int cycle_main(void *p)
 {
     (void)p;
     struct order ab = {&la, &lb}, ba = {&lb, &la};
     cask_task *a = spawn_named("a", dbg_take_both, &ab);
     cask_task *b = spawn_named("b", dbg_take_both, &ba);
-    CHECK_EQ(cask_sleep(0.05), 0);
+    wait_for_cycle();
     struct mem m;
     mem_open(&m);
     CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);
@@ -409,7 +417,7 @@ static int join_cycle_main(void *p)
     (void)p;
     peer[0] = spawn_named("c", dbg_join_peer, (void *)0);
     peer[1] = spawn_named("d", dbg_join_peer, (void *)1);
-    CHECK_EQ(cask_sleep(0.05), 0);
+    wait_for_cycle();
     struct mem m;
     mem_open(&m);
     CHECK_EQ(cask_find_deadlocks(m.f, 0), 1);
@@ -663,4 +671,57 @@ TEST(debug_fatal_misuse_backtrace)
     CHECK(strstr(buf, "cask: fatal: "));
     CHECK(strstr(buf, "still open"));
     CHECK(strstr(buf, "cask: in task 2 'leaky':\n    at "));
+}
+
+/* ---- a stack overflow report names the task and shows where it was ---- */
+
+static volatile int depth_limit = 1 << 30; /* never reached: the stack ends first */
+int dbg_recurse(int n);
+int dbg_recurse(int n)
+{
+    volatile char buf[512];
+    buf[0] = (char)n;
+    if (n >= depth_limit)
+        return 0;
+    return dbg_recurse(n + 1) + buf[0];
+}
+static int overflow_task(void *p)
+{
+    (void)p;
+    return dbg_recurse(0);
+}
+static int overflow_main(void *p)
+{
+    (void)p;
+    cask_task *t;
+    struct cask_spawn_opts o = {.name = "diver", .stack_size = 32 * 1024};
+    CHECK_EQ(cask_spawn_with(&t, overflow_task, NULL, &o), 0);
+    return cask_join(t);
+}
+TEST(debug_overflow_backtrace)
+{
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        alarm(10);
+        cask_run(overflow_main, NULL);
+        _exit(0);
+    }
+    close(pfd[1]);
+    char buf[16384];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(pfd[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    close(pfd[0]);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    const char *rep = strstr(buf, "cask: task 'diver' overflowed");
+    CHECK(rep);
+    CHECK(strstr(rep, "\n    at "));
+    CHECK(strstr(rep, "dbg_recurse"));
 }

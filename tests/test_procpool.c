@@ -52,7 +52,7 @@ static int burn(const void *in, size_t len, void **out, size_t *out_len)
             x += (unsigned long)i * 2654435761u;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
-    return (int)getpid();
+    return x == 1 ? -1 : (int)getpid(); /* x read: the loop is not optimized away */
 }
 
 static int crash(const void *in, size_t len, void **out, size_t *out_len)

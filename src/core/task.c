@@ -105,16 +105,17 @@ static void report_if_unread(cask_task *t)
 #define TASK_SLAB 256
 struct task_slab {
     struct task_slab *next, *prev;
-    cask_task *t; /* TASK_SLAB structs */
-    size_t free_seen;
+    cask_task *t;     /* TASK_SLAB structs */
+    size_t used;      /* structs handed out at least once (bump: untouched pages stay so) */
+    size_t free_seen; /* trim: structs of this slab on the free list */
 };
 #define SLAB_BYTES ((TASK_SLAB * sizeof(cask_task) + 4095) & ~(size_t)4095)
 
-static cask_task *struct_alloc(cask_loop *l)
+static cask_task *struct_alloc_slow(cask_loop *l)
 {
-    cask_task *t = l->task_free;
-    if (CASK__UNLIKELY(!t)) {
-        struct task_slab *s = cask__malloc(sizeof *s);
+    struct task_slab *s = l->task_slabs; /* the newest slab hands out its unused structs */
+    if (!s || s->used == TASK_SLAB) {
+        s = cask__malloc(sizeof *s);
         if (!s)
             return NULL;
         void *m = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -124,19 +125,24 @@ static cask_task *struct_alloc(cask_loop *l)
             return NULL;
         }
         s->t = m;
+        s->used = 0;
         s->prev = NULL;
         s->next = l->task_slabs;
         if (s->next)
             s->next->prev = s;
         l->task_slabs = s;
         l->task_slots += TASK_SLAB;
-        for (int i = TASK_SLAB - 1; i >= 0; i--) {
-            s->t[i].slab = s;
-            s->t[i].run.next = (struct cask__runnable *)l->task_free;
-            l->task_free = &s->t[i];
-        }
-        t = l->task_free;
     }
+    cask_task *t = &s->t[s->used++];
+    t->slab = s;
+    return t;
+}
+
+static inline cask_task *struct_alloc(cask_loop *l)
+{
+    cask_task *t = l->task_free;
+    if (CASK__UNLIKELY(!t))
+        return struct_alloc_slow(l);
     l->task_free = (cask_task *)t->run.next;
     return t;
 }
@@ -173,7 +179,7 @@ size_t cask__tasks_trim(cask_loop *l, size_t keep)
     for (cask_task *t = l->task_free; t; t = (cask_task *)t->run.next)
         ((struct task_slab *)t->slab)->free_seen++;
     for (s = l->task_slabs; s && doomed < can; s = s->next)
-        if (s->free_seen == TASK_SLAB) {
+        if (s->free_seen == s->used) { /* every struct it handed out is free */
             s->free_seen = SIZE_MAX; /* give it back */
             doomed++;
         }

@@ -43,7 +43,7 @@ int cask__park(struct cask__waiter *w)
     t->waiter = w;
     t->state = CASK__T_PARKED;
     if (CASK__UNLIKELY(l->diag != NULL)) /* diagnostics tell how long it has waited */
-        t->park_ns = cask__clock_ns();
+        t->park_ns = cask__coarse_ns();
     struct cask__ctx *next;
     if (t->back) { /* an eager task's first suspension returns to its spawner */
         next = t->back;

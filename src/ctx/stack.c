@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <errno.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -26,6 +27,9 @@
 #define CASK__VALGRIND 1
 #endif
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -39,6 +43,7 @@
 #define PAGE 4096u
 #define CHUNK_BYTES (4u << 20)
 #define MPROTECT_GUARD_LIMIT 16384
+#define POPULATE_BATCH 32
 #define IOV_BATCH 64 /* iovecs on the stack: new_chunk may run on a task's stack */
 
 struct chunk {
@@ -68,12 +73,15 @@ struct cask__stack_pool {
     size_t nfree, cap, clean, low;
     size_t mapped, trimmed;
     struct cask__stack_pool *thread_next; /* this thread's pools, for the fault handler */
+    char *free_inline[16]; /* the free array of a pool that never grew past its first chunk */
 };
 
 /* 2: MADV_GUARD_INSTALL works, 1: mprotect guards, 0: none; -1 not probed yet. */
 static atomic_int guard_mode = -1;
 static atomic_int mprotect_guards;
 static atomic_int self_pidfd = -1;
+/* 0 once process_madvise refused MADV_POPULATE_WRITE (before Linux 6.13, emulators). */
+static atomic_int batch_populate = 1;
 /* 1: process_madvise takes MADV_DONTNEED for this process (Linux 6.13+), 0: use madvise. */
 static atomic_int batch_dontneed = -1;
 static __thread struct cask__stack_pool *thread_pools;
@@ -158,6 +166,8 @@ int cask__stack_pool_new(struct cask__stack_pool **out, size_t size, size_t gap)
     p->size = (size + PAGE - 1) & ~(size_t)(PAGE - 1);
     p->gap = (gap + PAGE - 1) & ~(size_t)(PAGE - 1);
     p->stride = p->size - PAGE + p->gap;
+    p->free = p->free_inline;
+    p->cap = sizeof p->free_inline / sizeof p->free_inline[0];
     p->thread_next = thread_pools;
     thread_pools = p;
     *out = p;
@@ -184,14 +194,20 @@ void cask__stack_pool_free(struct cask__stack_pool *p)
         cask__free(c);
         c = next;
     }
-    if (p->free)
+    if (p->free != p->free_inline)
         munmap(p->free, p->cap * sizeof(char *));
     cask__free(p);
 }
 
 static int new_chunk(struct cask__stack_pool *p)
 {
-    size_t want = CHUNK_BYTES > 16 * p->stride ? CHUNK_BYTES : 16 * p->stride;
+    /* a loop that runs a few tasks maps (and guards) 16 slots; a growing pool maps 4 MiB or
+     * 64 slots at a time, whichever is more */
+    size_t want = 16 * p->stride;
+    if (p->mapped >= 16 && want < CHUNK_BYTES)
+        want = CHUNK_BYTES;
+    if (p->mapped >= 16 && want < 64 * p->stride)
+        want = 64 * p->stride;
     unsigned nslots = (unsigned)(want / p->stride);
     size_t len = (size_t)nslots * p->stride;
     if (p->cap < p->mapped + nslots) {
@@ -200,12 +216,15 @@ static int new_chunk(struct cask__stack_pool *p)
         size_t cap = p->cap ? p->cap * 2 : 4096;
         while (cap < p->mapped + nslots)
             cap *= 2;
-        void *f = p->free ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
-                                   MREMAP_MAYMOVE)
-                          : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *f = p->free != p->free_inline
+                      ? mremap(p->free, p->cap * sizeof(char *), cap * sizeof(char *),
+                               MREMAP_MAYMOVE)
+                      : mmap(NULL, cap * sizeof(char *), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (f == MAP_FAILED)
             return -ENOMEM;
+        if (p->free == p->free_inline)
+            memcpy(f, p->free_inline, p->nfree * sizeof(char *));
         p->free = f;
         p->cap = cap;
     }
@@ -223,6 +242,9 @@ static int new_chunk(struct cask__stack_pool *p)
         cask__free(c);
         return -ENOMEM;
     }
+    /* no transparent huge pages on stacks: with THP "always", the first touch of a stack
+     * without guards could fault in 2 MiB for 32 tasks that each need 4 KiB */
+    madvise(m, len, MADV_NOHUGEPAGE);
     c->base = m;
     c->len = len;
     c->nslots = nslots;
@@ -232,6 +254,27 @@ static int new_chunk(struct cask__stack_pool *p)
     if (p->gap)
         install_guards(p, c);
     return 0;
+}
+
+/*
+ * The first touch of a fresh stack page is a page fault: a trap, the kernel's fault path and,
+ * on a virtual machine, often an exit to the hypervisor. Fresh slots are handed out in order,
+ * so when a batch of them is about to be used the top page of each (where every task starts)
+ * is faulted in by one process_madvise(MADV_POPULATE_WRITE) call instead of one trap each.
+ */
+static void populate_tops(struct cask__stack_pool *p, struct chunk *c)
+{
+    struct iovec iov[POPULATE_BATCH];
+    unsigned n = 0;
+    for (unsigned i = c->used; i < c->nslots && n < POPULATE_BATCH; i++, n++) {
+        iov[n].iov_base = c->base + (size_t)(i + 1) * p->stride - PAGE;
+        iov[n].iov_len = PAGE;
+    }
+    int pidfd = get_pidfd();
+    if (pidfd < 0 ||
+        (syscall(SYS_process_madvise, pidfd, iov, n, MADV_POPULATE_WRITE, 0) < 0 &&
+         errno != ENOMEM && errno != EAGAIN && errno != EINTR))
+        atomic_store(&batch_populate, 0); /* not supported here: single faults, as before */
 }
 
 int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s)
@@ -252,6 +295,11 @@ int cask__stack_get(struct cask__stack_pool *p, struct cask__stack *s)
                 return rc;
             c = p->chunks;
         }
+        /* (only once the pool has grown past a batch: a loop running a few tasks does not
+         * pay for pages it will never touch) */
+        if (c->used % POPULATE_BATCH == 0 && p->mapped >= POPULATE_BATCH &&
+            atomic_load_explicit(&batch_populate, memory_order_relaxed))
+            populate_tops(p, c);
         char *slot = c->base + (size_t)c->used * p->stride;
         top = slot + p->stride;
 #ifdef CASK__VALGRIND
@@ -405,6 +453,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
         }
         ssize_t w = write(2, msg, n);
         (void)w;
+        cask__diag_overflow_backtrace(t, uctx); /* where it was, innermost first */
         signal(SIGABRT, SIG_DFL);
         abort();
     }

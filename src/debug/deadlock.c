@@ -92,7 +92,8 @@ static int build(cask_loop *l, struct graph *g)
                     return -ENOMEM;
         }
     }
-    qsort(g->e, g->ne, sizeof *g->e, cmp_edge);
+    if (g->ne)
+        qsort(g->e, g->ne, sizeof *g->e, cmp_edge);
     size_t k = 0;
     for (i = 0; i <= g->n; i++) {
         while (k < g->ne && g->e[k].from < i)

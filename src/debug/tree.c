@@ -6,8 +6,12 @@
  */
 #define _GNU_SOURCE
 #include "debug.h"
+#include "sym/sym.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 /* ---- backtraces ---- */
 
@@ -188,7 +192,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     cask__describe_wait(l, t, on, sizeof on);
     double waited = -1;
     if (t->state == CASK__T_PARKED && t->park_ns && l->diag) {
-        uint64_t now = cask__clock_ns();
+        uint64_t now = cask__coarse_ns();
         waited = now > t->park_ns ? cask__ns_to_seconds(now - t->park_ns) : 0;
     }
     if (t->spawn_site)
@@ -370,7 +374,33 @@ void cask__diag_fatal_backtrace(FILE *f)
     void *pcs[CASK__BT_MAX];
     struct fatal_args a = {f, pcs, cask__frames_from(__builtin_frame_address(0), NULL, t->stack.lo,
                                                       t->stack.hi, pcs, CASK__BT_MAX)};
+    sigset_t pipe_set; /* a reader gone from stderr must not turn the abort into SIGPIPE */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     fprintf(f, "cask: in task %llu '%s':\n", (unsigned long long)t->id, cask_task_name(t));
     cask__on_big_stack(fatal_big, &a);
     fflush(f);
+}
+
+void cask__diag_overflow_backtrace(const cask_task *t, void *uctx)
+{
+    /* in the SIGSEGV handler, the process about to abort: no stdio (its lock may be held by
+     * the code that overflowed), no libdw; dladdr names exported functions */
+    void *pcs[CASK__BT_MAX];
+    int n = cask__frames_ucontext(uctx, t->stack.lo, t->stack.hi, pcs, CASK__BT_MAX);
+    /* a reader that stopped reading stderr must not turn the abort into a SIGPIPE death */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+    char line[256], sym[200];
+    for (int i = 0; i < n; i++) {
+        cask__sym_dladdr(pcs[i], i > 0, sym, sizeof sym);
+        int len = snprintf(line, sizeof line, "    %s %s\n", i ? "  " : "at", sym);
+        if (len > 0) {
+            ssize_t w = write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+            (void)w;
+        }
+    }
 }

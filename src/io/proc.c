@@ -39,6 +39,7 @@ struct cask_process {
     int efd;       /* readable once the child has ended (pidfd, or the fallback pipe) */
     bool ended;    /* reaped: st holds how it ended */
     bool group;    /* the child leads its own process group */
+    bool exit_seen; /* efd turned readable */
     struct cask_exit st;
     cask_stream *in, *out, *err;
     cask_task *watcher;     /* the task parked on efd */
@@ -238,22 +239,23 @@ static bool has_ended(cask_process *p, bool reap_it)
 static int await_exit(cask_process *p, bool reap_it)
 {
     cask_task *self = cask__self();
-    int spins = 0;
     for (;;) {
         if (has_ended(p, reap_it))
             return 0;
         if (cask__cancelled(self))
             return cask__cancel_now(self);
         int rc;
-        if (!p->watcher) {
+        if (p->exit_seen) {
+            /* efd was readable (its edge is used up) but the child is not reapable yet: the
+             * exit is under way; look again soon */
+            rc = cask_sleep(0.001);
+        } else if (!p->watcher) {
             p->watcher = self;
             rc = cask_wait_fd(p->efd, CASK_READABLE);
             p->watcher = NULL;
+            if (rc > 0)
+                p->exit_seen = true;
             wake_waiters(p); /* one of them takes over if this one leaves */
-            if (rc > 0 && !has_ended(p, reap_it) && ++spins > 2) {
-                /* readable but not yet reapable: the exit is under way; look again soon */
-                rc = cask_sleep(0.001);
-            }
         } else {
             struct cask__waiter w;
             cask__waiter_init(&w, "process exit", p);
@@ -950,12 +952,14 @@ int cask_process_communicate(cask_process *p, struct cask_communicate *c)
     if (rc == 0 && out_open)
         rc = drain(&m, p->out, &c->out, &c->out_len);
     rc = cask_group_close(&g, rc);
-    if (rc == -EMSGSIZE || rc == -ECANCELED || rc < 0) {
+    if (rc == -EMSGSIZE || rc == -ECANCELED) {
         if (rc == -EMSGSIZE)
             close_pipes(p);
         stop_child(p);
         return rc;
     }
+    if (rc < 0)
+        return rc; /* -ENOMEM, a pipe's error: the child is left as it is */
     c->status = p->st;
     return 0;
 }

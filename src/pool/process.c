@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,10 +194,16 @@ static int start_worker(struct worker *w)
     pid_t parent = getpid();
     fflush(stdout); /* what is buffered now would be written twice */
     fflush(stderr);
+    /* signals blocked across the fork: no handler of the program runs in the new worker
+     * before it has reset them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
     if (pid == 0)
         worker_main(jp[0], rp[1], parent);
     int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(jp[0]);
     close(rp[1]);
     if (pid < 0) {
@@ -447,7 +454,7 @@ static int exchange(cask_procpool *p, struct worker *w, struct cask_job *job)
 
 int cask_procpool_run(cask_procpool *pool, struct cask_job *job)
 {
-    if (!pool || !job || !job->fn)
+    if (!pool || !job || !job->fn || (!job->in && job->in_len))
         return -EINVAL;
     job->out = NULL;
     job->out_len = 0;
