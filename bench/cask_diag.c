@@ -7,28 +7,13 @@
  * differences are the costs (issue 9: the watchdog at most 2 ns per switch).
  */
 #define _GNU_SOURCE
+#include "bench.h"
 #include <cask.h>
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-#define MUST(x)                                                                                    \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_ < 0) {                                                                             \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cask_strerror(rc_));       \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct pp {
     cask_event ping, pong;

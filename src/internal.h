@@ -362,6 +362,8 @@ struct cask_task {
     void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
 
+/* "new", "ready", "running", "waiting" or "done" (task listings and the task tree). */
+const char *cask__task_state_name(const cask_task *t);
 /* The running task, or NULL (outside tasks, in callbacks). */
 static inline cask_task *cask__self(void) { return cask__loop ? cask__loop->current : NULL; }
 /* cask_spawn_with, calling link(t, ctx) on the new task before it can run (groups). */

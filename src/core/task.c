@@ -531,7 +531,7 @@ size_t cask_all_tasks(cask_task **out, size_t max)
     return n;
 }
 
-static const char *state_name(const cask_task *t)
+const char *cask__task_state_name(const cask_task *t)
 {
     switch (t->state) {
     case CASK__T_NEW: return "new";
@@ -559,7 +559,7 @@ void cask_dump_tasks(FILE *f)
             else
                 snprintf(on, sizeof on, "%s", w->what ? w->what : "?");
         }
-        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t), state_name(t),
+        fprintf(f, "%-6" PRIu64 " %-24s %-8s %-8d %s\n", t->id, cask_task_name(t), cask__task_state_name(t),
                 t->ncancel, on);
     }
 }

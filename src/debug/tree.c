@@ -124,17 +124,6 @@ void cask__describe_wait(cask_loop *l, const cask_task *t, char *buf, size_t n)
     }
 }
 
-static const char *state_word(const cask_task *t)
-{
-    switch (t->state) {
-    case CASK__T_NEW: return "new";
-    case CASK__T_READY: return "ready";
-    case CASK__T_RUNNING: return "running";
-    case CASK__T_PARKED: return "waiting";
-    default: return "done";
-    }
-}
-
 /* ---- the tree ---- */
 
 void cask__json_str(FILE *f, const char *s)
@@ -212,7 +201,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
         fprintf(f, "%s\n  {\"id\": %" PRIu64 ", \"name\": ", first ? "" : ",", t->id);
         cask__json_str(f, cask_task_name(t));
         fprintf(f, ", \"parent\": %" PRIu64 ", \"depth\": %d, \"state\": \"%s\", \"cancelling\": %d",
-                t->parent_id, depth, state_word(t), (int)t->ncancel);
+                t->parent_id, depth, cask__task_state_name(t), (int)t->ncancel);
         fputs(", \"waits_on\": ", f);
         cask__json_str(f, on);
         if (t->state == CASK__T_PARKED && t->waiter) {
@@ -236,7 +225,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
         return;
     }
     int ind = 2 * depth;
-    fprintf(f, "%*s#%" PRIu64 " '%s' %s", ind, "", t->id, cask_task_name(t), state_word(t));
+    fprintf(f, "%*s#%" PRIu64 " '%s' %s", ind, "", t->id, cask_task_name(t), cask__task_state_name(t));
     if (on[0] && waited >= 0)
         fprintf(f, " %.2f s", waited);
     if (on[0])
