@@ -14,10 +14,10 @@
 
 /* ThreadSanitizer makes every fiber switch and loop costly: fewer seeds there */
 #if defined(__SANITIZE_THREAD__)
-#define DEFAULT_SEEDS 1000
+#define DEFAULT_SEEDS 300
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define DEFAULT_SEEDS 1000
+#define DEFAULT_SEEDS 300
 #endif
 #endif
 #ifndef DEFAULT_SEEDS
