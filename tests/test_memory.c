@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "cask_test.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 
@@ -127,6 +128,11 @@ TEST_T(memory_given_back_after_peak, 60)
         return;
     /* 10,000 tasks using three pages each: at least 100 MB at the peak */
     CHECK(p.peak - p.base >= NTASKS * 8);
+    /* under an emulator (CI's qemu-user) the resident size also holds the emulator's own
+     * translation cache, which grows while the tasks run: the pool's counts above tell */
+    const char *runner = getenv("CASK_RUNNER");
+    if (runner && *runner)
+        return;
     /* resident memory back near the baseline: within a tenth of the peak's growth */
     CHECK(p.after - p.base <= (p.peak - p.base) / 10);
 }
