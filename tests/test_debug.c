@@ -517,7 +517,8 @@ TEST(debug_detect_deadlock_no_false_alarm)
 /* ---- the stall watchdog ---- */
 
 int dbg_spin_without_yielding(double seconds);
-int dbg_spin_without_yielding(double seconds)
+/* noinline: clang would fold it into spinner, and the live trace would not name it */
+__attribute__((noinline)) int dbg_spin_without_yielding(double seconds)
 {
     /* mostly in this function's own code (the clock is read in the vDSO, which keeps no frame
      * pointer: a probe landing there would cut the trace short) */

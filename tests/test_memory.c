@@ -126,8 +126,9 @@ TEST_T(memory_given_back_after_peak, 60)
     CHECK(p.base > 0 && p.peak > 0 && p.after > 0);
     if (SANITIZED)
         return;
-    /* 10,000 tasks using three pages each: at least 100 MB at the peak */
-    CHECK(p.peak - p.base >= NTASKS * 8);
+    /* 10,000 tasks using three pages each (how many of them stay resident depends on the
+     * compiler's frame layout: clang's builds show one or two): at least a page each */
+    CHECK(p.peak - p.base >= NTASKS * 4);
     /* under an emulator (CI's qemu-user) the resident size also holds the emulator's own
      * translation cache, which grows while the tasks run: the pool's counts above tell */
     const char *runner = getenv("CASK_RUNNER");
