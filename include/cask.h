@@ -145,6 +145,14 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
+    /* compact tasks (see cask_spawn_opts.compact): every spawn of this loop makes a compact
+     * task, the main task included (also when the environment variable CASK_COMPACT is set to
+     * anything but "" or "0"); compact_debug (or CASK_COMPACT_DEBUG) saves and protects the
+     * run stack whenever no compact task runs on it, so that a pointer into a parked compact
+     * task's stack faults where it is used and the report names the task (slow: two mprotect
+     * calls per switch) */
+    bool compact_tasks;
+    bool compact_debug;
 };
 
 /*
@@ -185,6 +193,10 @@ struct cask_loop_stats {
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
     const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
+    /* compact tasks (see cask_spawn_opts.compact): stack bytes copied to and from their save
+     * buffers so far, and the bytes their side blocks (homes and save buffers) hold now */
+    uint64_t compact_bytes_copied;
+    size_t compact_bytes_held;
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -247,6 +259,7 @@ struct cask_spawn_opts {
     const char *name;  /* copied (up to 31 bytes); NULL gives "Task-N" */
     size_t stack_size; /* 0: the loop's default */
     bool eager;        /* run at once until its first suspension, as asyncio 3.12 eager tasks */
+    bool compact;      /* a compact task: see "Compact tasks" below */
 };
 
 /*
@@ -261,6 +274,39 @@ struct cask_spawn_opts {
 CASK_MUST_CHECK int cask_spawn(cask_task **out, cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,
                                     const struct cask_spawn_opts *opts);
+
+/*
+ * Compact tasks (opts.compact, or cask_config.compact_tasks for every spawn of a loop).
+ * A compact task runs on the loop's one shared run stack (the loop's stack size, with a guard
+ * gap below it: an overflow is reported naming the task, as for any task). When it parks and
+ * another compact task needs the run stack, the bytes of stack it actually uses are copied
+ * to a save buffer of its own (grown to fit, shrunk after a peak) and copied back, at the same
+ * addresses, before it runs again. A parked compact task costs its task struct, a 128-byte
+ * home for its blocking call's records and its live stack bytes (often 300-600 bytes), instead
+ * of at least one page of stack; each switch between two compact tasks copies their live
+ * stacks (cask_loop_stats counts the bytes).
+ *
+ * THE RULE: no pointer into a parked compact task's stack may be used by another task, a
+ * callback or a thread. Objects other tasks wait on or signal (events, locks, queues,
+ * futures, groups' and scopes' parents...) and buffers that others read or fill while the
+ * task is parked must live on the heap, in a static, or in an ordinary task's frame. Within
+ * the task itself (and in the blocking calls it makes) pointers to its own locals are fine.
+ * cask keeps its own records of a compact task's blocking calls in the task's home, and:
+ *   - cask_timeout_open, cask_move_on_open, cask_shield_open (and the _at forms) and
+ *     cask_group_open take a cask_scope / cask_group on the compact task's stack as usual:
+ *     what the loop and other tasks touch is kept in a heap box the struct points to;
+ *   - file calls (cask_file_*) bounce buffers, paths and iovecs that lie on the run stack
+ *     through heap copies (one extra copy of the data);
+ *   - cask_to_thread/cask_to_thread_ex return -EFAULT when arg points into the run stack (a
+ *     worker thread would use it while the task is parked);
+ *   - a wait on an object that lies on the waiting compact task's own stack returns -EFAULT
+ *     (nobody else could reach it safely);
+ *   - an eager spawn made from inside a compact task gives an ordinary task (the run stack is
+ *     in use by the spawner).
+ * cask_config.compact_debug (or CASK_COMPACT_DEBUG=1) catches the other violations where they
+ * happen: the run stack is protected whenever no compact task runs, and the report names the
+ * task whose stack was reached.
+ */
 
 /*
  * await task: waits until the task has ended and returns its status (fn's return value, or
@@ -1374,6 +1420,7 @@ struct cask_server_opts {
     struct cask_stream_opts stream; /* for every connection's stream */
     size_t stack_size;              /* of handler tasks; 0: the loop's default */
     size_t max_connections;         /* 0: no limit; above it accepting pauses */
+    bool compact;                   /* handlers are compact tasks (see cask_spawn_opts) */
 };
 
 /*

@@ -86,9 +86,11 @@ ssize_t cask_sendfile(int sock, int fd, int64_t off, size_t count)
             if (r < 0)
                 r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
         } else {
-            struct sf_job j = {sock, fd, (off_t)at, len, 0};
-            int rc = cask__to_thread_wait(sf_thread, &j);
-            r = rc ? rc : j.result == -EWOULDBLOCK ? -EAGAIN : j.result;
+            /* (a compact task's job lives in its home: the worker writes it) */
+            struct sf_job jl, *j = CASK__REC(self, struct sf_job, jl);
+            *j = (struct sf_job){sock, fd, (off_t)at, len, 0};
+            int rc = cask__to_thread_wait(sf_thread, j);
+            r = rc ? rc : j->result == -EWOULDBLOCK ? -EAGAIN : j->result;
         }
         if (r > 0) {
             done += (size_t)r;
