@@ -283,17 +283,16 @@ struct cask_loop {
     uint64_t callbacks;
     int in_poll;
     uint32_t jobs_out;
-    /* compact tasks (core/compact.c): the shared run stack (its pool; lo NULL until the first
-     * compact task runs), the task whose image is on it, the size a new task's save buffer
-     * starts with, bytes copied in and out, the debug mode (run stack protected while no
-     * compact task runs on it) and the task whose parked image was protected last */
+    /* compact tasks (core/compact.c): every spawn compact; the debug mode (each compact task
+     * on a stack of its own, protected while it is parked); the shared run stack (its pool; lo
+     * NULL until the first compact task runs); the task whose image is on it (debug mode: the
+     * compact task switched in last); the size a new task's save buffer starts with; bytes
+     * copied in and out */
     bool compact_all;
     bool compact_debug;
-    bool run_protected;
     struct cask__stack_pool *run_pool;
     struct cask__stack run;
     cask_task *run_owner;
-    cask_task *run_last;
     uint32_t cx_guess;
     uint64_t cx_copied;
     size_t cx_bytes; /* bytes held by compact tasks' homes and save buffers */
@@ -391,7 +390,8 @@ struct cask__cx {
     uint32_t cap;    /* inline image bytes */
     uint32_t bigcap; /* bytes of big */
     uint8_t fresh;   /* has not run yet: its first frame is made when it gets the run stack */
-    uint8_t pad[3];
+    uint8_t prot;    /* debug mode: its own stack is protected (it is parked) */
+    uint8_t pad[2];
     _Alignas(16) unsigned char home[CASK__HOME_BYTES];
     _Alignas(16) unsigned char img[]; /* cap bytes */
 };
@@ -400,10 +400,10 @@ struct cask__cx {
 #define CASK__REC(self, T, local)                                                                  \
     ((T *)((void)sizeof(char[sizeof(T) <= CASK__HOME_BYTES ? 1 : -1]),                           \
            (self)->cx ? (void *)(self)->cx->home : (void *)&(local)))
-/* True if p lies on the loop's run stack (where a compact task's frames are). */
-static inline bool cask__on_run_stack(const cask_loop *l, const void *p)
+/* True if t is a compact task and p lies on its stack (the run stack; in debug mode its own). */
+static inline bool cask__on_own_stack(const cask_task *t, const void *p)
 {
-    return (const char *)p >= l->run.lo && (const char *)p < l->run.hi;
+    return t && t->cx && (const char *)p >= t->stack.lo && (const char *)p < t->stack.hi;
 }
 /* Gives compact task t (started) its first run: allocates its side block; -ENOMEM. */
 int cask__compact_start(cask_loop *l, cask_task *t);
@@ -419,7 +419,10 @@ void cask__compact_end(cask_loop *l, cask_task *t);
 void cask__compact_close(cask_loop *l);
 /* cask_spawn's entry point for a new context (core/task.c). */
 void cask__task_main(void *p);
-/* On a fault at addr in the protected run stack: writes the report (signal-safe). */
+/* The frames of parked compact task t (its image may be in its save buffer). */
+int cask__compact_frames(const cask_task *t, void **pcs, int max);
+/* On a fault at addr in a parked compact task's protected stack (debug mode): writes the
+ * report naming both tasks (signal-safe enough for a report before abort). */
 bool cask__compact_fault(const void *addr);
 /* The context an eagerly started task returns to at its first suspension (clearing t->back),
  * with the run stack made ready if it is a compact task's (t itself is then ordinary). */

@@ -39,8 +39,44 @@ static int run_stack_get(cask_loop *l)
     return rc;
 }
 
+/*
+ * The debug mode: every compact task runs on a stack of its own from the loop's pool (no
+ * copies), with its home, boxes and bounces as usual, and its stack is protected (PROT_NONE)
+ * whenever it is switched out: any use of a pointer into it by another task, the loop or a
+ * thread faults at once, and the fault handler names both tasks.
+ */
+static int debug_start(cask_loop *l, cask_task *t)
+{
+    struct cask__cx *c = cask__malloc(sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+    if (rc) {
+        cask__free(c);
+        t->stack.lo = t->stack.hi = NULL;
+        return rc;
+    }
+    memset(c, 0, sizeof *c);
+    t->cx = c;
+    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), cask__task_main, t);
+    l->cx_bytes += sizeof *c;
+    return 0;
+}
+
+static void debug_protect(cask_task *t, bool on)
+{
+    if (t->cx->prot == on)
+        return;
+    CASK__CHECK(mprotect(t->stack.lo, (size_t)(t->stack.hi - t->stack.lo),
+                         on ? PROT_NONE : PROT_READ | PROT_WRITE) == 0,
+                "compact debug: mprotect: %s", strerror(errno));
+    t->cx->prot = on;
+}
+
 int cask__compact_start(cask_loop *l, cask_task *t)
 {
+    if (CASK__UNLIKELY(l->compact_debug))
+        return debug_start(l, t);
     if (CASK__UNLIKELY(!l->run.lo)) {
         int rc = run_stack_get(l);
         if (rc)
@@ -50,10 +86,8 @@ int cask__compact_start(cask_loop *l, cask_task *t)
     struct cask__cx *c = cask__malloc(sizeof *c + cap);
     if (!c)
         return -ENOMEM;
-    c->big = NULL;
-    c->len = 0;
+    memset(c, 0, sizeof *c);
     c->cap = cap;
-    c->bigcap = 0;
     c->fresh = 1;
     t->cx = c;
     t->stack = l->run;
@@ -113,13 +147,13 @@ static void load(cask_loop *l, cask_task *t)
 
 void cask__compact_in(cask_loop *l, cask_task *t)
 {
+    if (CASK__UNLIKELY(l->compact_debug)) {
+        debug_protect(t, false);
+        l->run_owner = t;
+        return;
+    }
     if (l->run_owner == t)
         return;
-    if (l->run_protected) {
-        CASK__CHECK(mprotect(l->run.lo, (size_t)(l->run.hi - l->run.lo), PROT_READ | PROT_WRITE) == 0,
-                    "compact debug: mprotect: %s", strerror(errno));
-        l->run_protected = false;
-    }
 #if CASK__ASAN
     /* frames of the previous owner left their red zones poisoned: the copies read and write
      * raw bytes (the incoming frames run without red zones until they return) */
@@ -133,18 +167,11 @@ void cask__compact_in(cask_loop *l, cask_task *t)
 
 void cask__compact_out(cask_loop *l)
 {
-    if (CASK__LIKELY(!l->compact_debug) || !l->run_owner || l->run_protected)
-        return;
     cask_task *t = l->run_owner;
-#if CASK__ASAN
-    __asan_unpoison_memory_region(l->run.lo, (size_t)(l->run.hi - l->run.lo));
-#endif
-    save(l, t);
+    if (CASK__LIKELY(!l->compact_debug) || !t || t->state == CASK__T_RUNNING)
+        return;
     l->run_owner = NULL;
-    l->run_last = t;
-    CASK__CHECK(mprotect(l->run.lo, (size_t)(l->run.hi - l->run.lo), PROT_NONE) == 0,
-                "compact debug: mprotect: %s", strerror(errno));
-    l->run_protected = true;
+    debug_protect(t, true);
 }
 
 void cask__compact_end(cask_loop *l, cask_task *t)
@@ -154,8 +181,10 @@ void cask__compact_end(cask_loop *l, cask_task *t)
         return;
     if (l->run_owner == t)
         l->run_owner = NULL;
-    if (l->run_last == t)
-        l->run_last = NULL;
+    if (l->compact_debug) {
+        debug_protect(t, false);
+        cask__stack_put(l->pools[t->pool_index], &t->stack);
+    }
     l->cx_bytes -= sizeof *c + c->cap + c->bigcap;
     cask__free(c->big);
     cask__free(c);
@@ -166,11 +195,60 @@ void cask__compact_close(cask_loop *l)
 {
     if (!l->run_pool)
         return;
-    if (l->run_protected)
-        mprotect(l->run.lo, (size_t)(l->run.hi - l->run.lo), PROT_READ | PROT_WRITE);
     cask__stack_pool_free(l->run_pool);
     l->run_pool = NULL;
     l->run.lo = l->run.hi = NULL;
+}
+
+/* ---- backtraces of parked compact tasks ---- */
+
+/* Reads the word at run-stack address a of t's image (on the run stack or saved); 0 outside. */
+static uintptr_t img_word(const cask_loop *l, const cask_task *t, uintptr_t a)
+{
+    const struct cask__cx *c = t->cx;
+    uintptr_t hi = (uintptr_t)l->run.hi, base = hi - c->len;
+    if (a < base || a + sizeof(void *) > hi || (a & (sizeof(void *) - 1)))
+        return 0;
+    const char *img = c->len > c->cap ? c->big : (const char *)c->img;
+    uintptr_t v;
+    memcpy(&v, img + (a - base), sizeof v);
+    return v;
+}
+
+int cask__compact_frames(const cask_task *t, void **pcs, int max)
+{
+    cask_loop *l = t->loop;
+    if (l->compact_debug) { /* its own stack, protected while parked */
+        bool prot = t->cx->prot;
+        if (prot)
+            debug_protect((cask_task *)t, false);
+        int n = cask__frames_parked(&t->ctx, t->stack.lo, t->stack.hi, pcs, max);
+        if (prot)
+            debug_protect((cask_task *)t, true);
+        return n;
+    }
+    if (l->run_owner == t || t->cx->fresh)
+        return t->cx->fresh ? 0 : cask__frames_parked(&t->ctx, l->run.lo, l->run.hi, pcs, max);
+    /* its image is in its save buffer: the same walk, reading the saved bytes */
+    uintptr_t sp = (uintptr_t)t->ctx.sp;
+#if defined(__x86_64__)
+    uintptr_t fp = img_word(l, t, sp + 6 * sizeof(void *)), pc = img_word(l, t, sp + 7 * sizeof(void *));
+#else
+    uintptr_t fp = img_word(l, t, sp + 10 * sizeof(void *)), pc = img_word(l, t, sp + 11 * sizeof(void *));
+#endif
+    int n = 0;
+    if (pc && n < max)
+        pcs[n++] = (void *)pc;
+    while (n < max && fp) {
+        uintptr_t next = img_word(l, t, fp), ret = img_word(l, t, fp + sizeof(void *));
+        if (!ret)
+            break;
+        pcs[n++] = (void *)ret;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    return n;
 }
 
 /* ---- the debug report (called from the SIGSEGV handler: signal-safe) ---- */
@@ -202,7 +280,14 @@ static void put_name(char *buf, size_t *n, size_t cap, const cask_task *t)
 bool cask__compact_fault(const void *addr)
 {
     cask_loop *l = cask__loop;
-    if (!l || !l->run_protected || !cask__on_run_stack(l, addr))
+    if (!l || !l->compact_debug)
+        return false;
+    const cask_task *owner = NULL;
+    for (const cask_task *t = l->all_head; t && !owner; t = t->all_next)
+        if (t->cx && t->cx->prot && (const char *)addr >= t->stack.lo &&
+            (const char *)addr < t->stack.hi)
+            owner = t;
+    if (!owner)
         return false;
     char msg[320];
     size_t n = 0;
@@ -215,11 +300,9 @@ bool cask__compact_fault(const void *addr)
         put(msg, &n, sizeof msg, "the loop (a callback or cask itself)");
     }
     put(msg, &n, sizeof msg, " used a pointer into the stack of parked compact task '");
-    if (l->run_last)
-        put_name(msg, &n, sizeof msg, l->run_last);
-    else
-        put(msg, &n, sizeof msg, "?");
-    put(msg, &n, sizeof msg, "' (no pointer into a parked compact task's stack may be used by another task)\n");
+    put_name(msg, &n, sizeof msg, owner);
+    put(msg, &n, sizeof msg,
+        "' (no pointer into a parked compact task's stack may be used by another task)\n");
     ssize_t w = write(2, msg, n);
     (void)w;
     return true;

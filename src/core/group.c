@@ -174,7 +174,7 @@ int cask_group_open(cask_group *g)
     for (const cask_scope *o = self->scope; o; o = o->parent_)
         if (o == &greal(g)->scope_)
             return -EINVAL; /* opened again before it was closed: its children live on */
-    if (self->cx && cask__on_run_stack(self->loop, g)) {
+    if (cask__on_own_stack(self, g)) {
         cask_group *box = cask__malloc(sizeof *box);
         if (!box)
             return -ENOMEM;

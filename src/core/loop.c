@@ -621,7 +621,11 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     cask__loop = l;
     cask__stack_install_overflow_handler();
     cask_task *m;
+    bool compact_all = l->compact_all; /* main is an ordinary task: its frame is what the
+                                        * tasks it spawns usually share */
+    l->compact_all = false;
     rc = cask_spawn(&m, main, arg);
+    l->compact_all = compact_all;
     if (rc) {
         cask__loop = NULL;
         loop_close(l);

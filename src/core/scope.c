@@ -56,7 +56,7 @@ int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
         return -EINVAL;
     if (!t)
         return -EPERM;
-    if (t->cx && cask__on_run_stack(t->loop, s))
+    if (cask__on_own_stack(t, s))
         return open_boxed(t, s, kind, when);
     for (const cask_scope *o = t->scope; o; o = o->parent_)
         if (o == s)

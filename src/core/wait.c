@@ -38,9 +38,9 @@ int cask__park(struct cask__waiter *w)
     if (CASK__UNLIKELY(t->cx != NULL)) {
         /* a compact task: its records live in its home; an object on its own stack can be
          * reached by nobody else once another compact task has the run stack */
-        CASK__CHECK(!cask__on_run_stack(l, w), "compact task '%s': waiter for %s on the run stack",
+        CASK__CHECK(!cask__on_own_stack(t, w), "compact task '%s': waiter for %s on the run stack",
                     cask_task_name(t), w->what ? w->what : "?");
-        if (cask__on_run_stack(l, w->wq)) {
+        if (cask__on_own_stack(t, w->wq)) {
             cask__wq_remove(w);
             return -EFAULT;
         }

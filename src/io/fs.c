@@ -111,7 +111,7 @@ static int64_t run_op_here(struct cask__op *op);
 /* A heap copy of the n bytes at p if they lie on the run stack (else p); NULL: no memory. */
 static void *bounce(const void *p, size_t n, bool copy_in)
 {
-    if (!p || !cask__on_run_stack(cask__loop, p))
+    if (!p || !cask__on_own_stack(cask__self(), p))
         return (void *)p;
     void *b = cask__malloc(n ? n : 1);
     if (b && copy_in)
@@ -651,7 +651,7 @@ int cask_dir_list(const char *path, char ***names, size_t *count)
     struct listing lsl, *ls = CASK__REC(cask__self(), struct listing, lsl);
     memset(ls, 0, sizeof *ls);
     char *copy = NULL;
-    if (cask__on_run_stack(cask__loop, path)) {
+    if (cask__on_own_stack(cask__self(), path)) {
         copy = strdup(path);
         if (!copy)
             return -ENOMEM;

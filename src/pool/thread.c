@@ -206,7 +206,7 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
         return -EPERM;
     if (!fn)
         return -EINVAL;
-    if (self->cx && cask__on_run_stack(l, arg))
+    if (cask__on_own_stack(self, arg))
         return -EFAULT; /* a compact task's stack: the worker would use it while it is parked */
     if (cask__cancelled(self)) {
         if (cleanup)
