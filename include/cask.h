@@ -145,12 +145,11 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
-    /* compact tasks (see cask_spawn_opts.compact): every spawn of this loop makes a compact
-     * task, the main task included (also when the environment variable CASK_COMPACT is set to
-     * anything but "" or "0"); compact_debug (or CASK_COMPACT_DEBUG) saves and protects the
-     * run stack whenever no compact task runs on it, so that a pointer into a parked compact
-     * task's stack faults where it is used and the report names the task (slow: two mprotect
-     * calls per switch) */
+    /* compact tasks (see "Compact tasks" after cask_spawn_with): every spawn of this loop but
+     * the main task makes a compact task (also when the environment variable CASK_COMPACT is
+     * set to anything but "" or "0"); compact_debug (or CASK_COMPACT_DEBUG) runs each compact
+     * task on a stack of its own, protected while it is parked, so that a pointer into it used
+     * by anyone else aborts with a report naming both tasks */
     bool compact_tasks;
     bool compact_debug;
 };
@@ -276,36 +275,41 @@ CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,
                                     const struct cask_spawn_opts *opts);
 
 /*
- * Compact tasks (opts.compact, or cask_config.compact_tasks for every spawn of a loop).
- * A compact task runs on the loop's one shared run stack (the loop's stack size, with a guard
- * gap below it: an overflow is reported naming the task, as for any task). When it parks and
- * another compact task needs the run stack, the bytes of stack it actually uses are copied
- * to a save buffer of its own (grown to fit, shrunk after a peak) and copied back, at the same
- * addresses, before it runs again. A parked compact task costs its task struct, a 128-byte
- * home for its blocking call's records and its live stack bytes (often 300-600 bytes), instead
- * of at least one page of stack; each switch between two compact tasks copies their live
- * stacks (cask_loop_stats counts the bytes).
+ * Compact tasks (opts.compact, or cask_config.compact_tasks for every spawn of a loop but the
+ * main task). A compact task runs on the loop's one shared run stack (the loop's stack size,
+ * with a guard gap below it: an overflow is reported naming the task, as for any task). When
+ * it parks and another compact task needs the run stack, the bytes of stack it actually uses
+ * are copied to a save buffer of its own (grown to fit, shrunk after a peak) and copied back,
+ * at the same addresses, before it runs again. A parked compact task costs its task struct,
+ * a small side block (a 112-byte home for its blocking call's records and its live stack
+ * bytes: about 180 bytes for a sleeper) instead of at least one page of stack; a switch
+ * between two compact tasks copies their live stacks (cask_loop_stats counts the bytes).
  *
  * THE RULE: no pointer into a parked compact task's stack may be used by another task, a
  * callback or a thread. Objects other tasks wait on or signal (events, locks, queues,
- * futures, groups' and scopes' parents...) and buffers that others read or fill while the
- * task is parked must live on the heap, in a static, or in an ordinary task's frame. Within
- * the task itself (and in the blocking calls it makes) pointers to its own locals are fine.
- * cask keeps its own records of a compact task's blocking calls in the task's home, and:
- *   - cask_timeout_open, cask_move_on_open, cask_shield_open (and the _at forms) and
- *     cask_group_open take a cask_scope / cask_group on the compact task's stack as usual:
- *     what the loop and other tasks touch is kept in a heap box the struct points to;
- *   - file calls (cask_file_*) bounce buffers, paths and iovecs that lie on the run stack
- *     through heap copies (one extra copy of the data);
- *   - cask_to_thread/cask_to_thread_ex return -EFAULT when arg points into the run stack (a
- *     worker thread would use it while the task is parked);
- *   - a wait on an object that lies on the waiting compact task's own stack returns -EFAULT
- *     (nobody else could reach it safely);
- *   - an eager spawn made from inside a compact task gives an ordinary task (the run stack is
- *     in use by the spawner).
+ * conditions...), data a task hands to tasks it spawns, and buffers that others read or fill
+ * while the task is parked must live on the heap, in a static, or in an ordinary task's frame
+ * (the main task is always ordinary). Within the task itself (and in the blocking calls it
+ * makes) pointers to its own locals are fine. cask keeps its own records of a compact task's
+ * blocking calls off the run stack, and:
+ *   - cask_scope and cask_group structs may be declared on a compact task's stack as usual:
+ *     what the loop and the children touch is kept in a heap box the struct points to until
+ *     it is closed. (cask_scope_reschedule and cask_scope_cancel from another task need a
+ *     pointer to the scope, which the rule forbids: give such a scope its own heap memory.)
+ *   - file calls (cask_file_*, cask_dir_list, cask_sendfile) bounce buffers, paths, iovecs
+ *     and their own state that lie on the run stack through heap copies;
+ *   - cask_to_thread and cask_to_thread_ex return -EFAULT when arg points into the calling
+ *     compact task's stack (a worker thread would use it while the task is parked);
+ *   - a blocking call that would park on an object lying on the calling compact task's own
+ *     stack (a cask_event, cask_lock... declared there) returns -EFAULT: nobody else could
+ *     reach it to wake the task;
+ *   - an eager spawn made inside a compact task gives an ordinary task (the run stack is in
+ *     use by the spawner).
  * cask_config.compact_debug (or CASK_COMPACT_DEBUG=1) catches the other violations where they
- * happen: the run stack is protected whenever no compact task runs, and the report names the
- * task whose stack was reached.
+ * happen: each compact task then runs on a stack of its own, protected while it is parked,
+ * and a use of a pointer into it aborts with "cask: compact debug: task 'B' used a pointer
+ * into the stack of parked compact task 'A'" and B's backtrace (slow: two mprotect calls per
+ * switch, one stack per task).
  */
 
 /*
@@ -1189,8 +1193,9 @@ size_t cask_symbolize(const void *pc, char *buf, size_t n);
  * of arg passes to the pool on -ECANCELED and cleanup(arg) is called exactly once on the loop's
  * thread (at once if fn never started, else after fn returned), so arg can be heap memory.
  * fn must not call cask functions except cask_call_soon_threadsafe.
- * Returns fn's value, or -ECANCELED, -EPERM (not in a task), -EINVAL (fn NULL), -ENOMEM, or
- * -EAGAIN (no worker thread could be started and none runs).
+ * Returns fn's value, or -ECANCELED, -EPERM (not in a task), -EINVAL (fn NULL), -ENOMEM,
+ * -EAGAIN (no worker thread could be started and none runs), or -EFAULT (called from a compact
+ * task with arg on its own stack: see "Compact tasks"; nothing was done, cleanup not called).
  */
 CASK_MUST_CHECK int cask_to_thread(cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup);

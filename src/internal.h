@@ -383,7 +383,7 @@ struct cask_task {
  * nodes, per-call state), and its stack image while another compact task uses the run stack.
  * A task is in at most one blocking call at a time, so one home suffices.
  */
-#define CASK__HOME_BYTES 128
+#define CASK__HOME_BYTES 112
 struct cask__cx {
     char *big;       /* image that outgrew the inline buffer (malloc), or NULL */
     uint32_t len;    /* bytes of image saved; 0: none (on the run stack, or never ran) */
@@ -395,11 +395,17 @@ struct cask__cx {
     _Alignas(16) unsigned char home[CASK__HOME_BYTES];
     _Alignas(16) unsigned char img[]; /* cap bytes */
 };
-/* Storage for a blocking call's record of type T: the caller's local for an ordinary task,
- * the task's home for a compact one (the size is checked at compile time). */
-#define CASK__REC(self, T, local)                                                                  \
-    ((T *)((void)sizeof(char[sizeof(T) <= CASK__HOME_BYTES ? 1 : -1]),                           \
-           (self)->cx ? (void *)(self)->cx->home : (void *)&(local)))
+/* The home of t: for a compact task in its side block, for an ordinary task the top
+ * CASK__HOME_BYTES of its own stack (its first page, touched anyway; its frames start below). */
+static inline void *cask__home(cask_task *t)
+{
+    return t->cx ? (void *)t->cx->home : (void *)(t->stack.hi - CASK__HOME_BYTES);
+}
+/* Storage for the record of type T of the blocking call the task self is in: its home (the
+ * size is checked at compile time). Every blocking call keeps there what others point to
+ * while it is parked; one call at a time, so a record is dead once its call returns. */
+#define CASK__REC(self, T)                                                                         \
+    ((T *)((void)sizeof(char[sizeof(T) <= CASK__HOME_BYTES ? 1 : -1]), cask__home(self)))
 /* True if t is a compact task and p lies on its stack (the run stack; in debug mode its own). */
 static inline bool cask__on_own_stack(const cask_task *t, const void *p)
 {

@@ -58,7 +58,8 @@ static int debug_start(cask_loop *l, cask_task *t)
     }
     memset(c, 0, sizeof *c);
     t->cx = c;
-    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), cask__task_main, t);
+    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo) - CASK__HOME_BYTES,
+                   cask__task_main, t);
     l->cx_bytes += sizeof *c;
     return 0;
 }
@@ -105,16 +106,20 @@ static void save(cask_loop *l, cask_task *t)
     size_t n = (size_t)(l->run.hi - sp);
     char *dst = (char *)c->img;
     if (n > c->cap) {
-        if (c->bigcap < n) {
+        /* grows to fit; after a peak (four times what it holds now) it shrinks back */
+        if (c->bigcap < n || (c->bigcap > 4096 && c->bigcap / 4 > n)) {
             size_t want = round_img(n + n / 4);
             char *b = cask__realloc(c->big, want);
             CASK__CHECK(b != NULL, "no memory to save compact task '%s' (%zu bytes of stack)",
                         cask_task_name(t), n);
-            l->cx_bytes += want - c->bigcap;
+            l->cx_bytes += want;
+            l->cx_bytes -= c->bigcap;
             c->big = b;
             c->bigcap = (uint32_t)want;
         }
         dst = c->big;
+        if (n + 64 <= IMG_GUESS_MAX)
+            l->cx_guess = (uint32_t)round_img(n + 16);
     } else {
         if (c->big) { /* the peak is over: back to the inline buffer */
             cask__free(c->big);

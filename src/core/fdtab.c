@@ -89,7 +89,7 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events)
     }
     if (((events & CASK_READABLE) && e->rd) || ((events & CASK_WRITABLE) && e->wr))
         return -EEXIST;
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, events == CASK_WRITABLE ? "fd write" : "fd read", NULL);
     w->obj = (const void *)(intptr_t)fd;
     w->value = fd;

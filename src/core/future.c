@@ -192,7 +192,7 @@ int cask_future_await(cask_future *f, void **value)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, "future", f);
     w->on_cancel = await_on_cancel;
     w->task = self;

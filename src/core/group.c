@@ -260,7 +260,7 @@ int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg, void
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
-    struct cask__group_start sl, *s = CASK__REC(self, struct cask__group_start, sl);
+    struct cask__group_start *s = CASK__REC(self, struct cask__group_start);
     cask__waiter_init(&s->w, "group start", NULL);
     s->w.on_cancel = start_on_cancel;
     s->w.task = self;
@@ -345,7 +345,7 @@ static int group_close(cask_group *g, int status)
     if (status < 0 && status != -ECANCELED)
         record_failure(g, status); /* the block itself failed */
     if (g->live_ > 0) {
-        struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
         cask__waiter_init(w, "group", g);
         w->on_cancel = close_on_cancel;
         w->data = g;

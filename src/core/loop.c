@@ -711,7 +711,7 @@ int cask_yield(void)
 
 static int sleep_ns(cask_loop *l, uint64_t when)
 {
-    struct sleeper local, *s = CASK__REC(l->current, struct sleeper, local);
+    struct sleeper *s = CASK__REC(l->current, struct sleeper);
     cask__waiter_init(&s->w, "sleep", NULL);
     s->w.on_cancel = sleep_cancel;
     s->w.data = &s->tm; /* diagnostics: the time left */

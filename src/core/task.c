@@ -289,7 +289,7 @@ bool cask__task_start(cask_loop *l, cask_task *t)
     } else {
         int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
         if (CASK__LIKELY(rc == 0)) {
-            cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo),
+            cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo) - CASK__HOME_BYTES,
                            cask__task_main, t);
             return true;
         }
@@ -383,7 +383,7 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
         } else {
             rc = cask__stack_get(l->pools[pi], &t->stack);
             if (rc == 0)
-                cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo),
+                cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo) - CASK__HOME_BYTES,
                                cask__task_main, t);
         }
         if (CASK__UNLIKELY(rc)) {
@@ -453,7 +453,7 @@ int cask__join(cask_task *c, bool shielded)
         return -EPERM;
     if (c == self)
         return -EDEADLK;
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, shielded ? "shield" : "join", c);
     w->on_cancel = shielded ? NULL : join_on_cancel; /* NULL: a cancelled caller just leaves */
     w->task = self;

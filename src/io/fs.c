@@ -647,25 +647,27 @@ int cask_dir_list(const char *path, char ***names, size_t *count)
         return rc;
     if (!path || !names || !count)
         return -EINVAL;
-    /* the worker fills the listing: a compact task's lives in its home, its path on the heap */
-    struct listing lsl, *ls = CASK__REC(cask__self(), struct listing, lsl);
-    memset(ls, 0, sizeof *ls);
-    char *copy = NULL;
-    if (cask__on_own_stack(cask__self(), path)) {
-        copy = strdup(path);
-        if (!copy)
+    /* the worker fills the listing: a compact task's is on the heap with its path */
+    cask_task *self = cask__self();
+    struct listing lsl = {.path = path}, *ls = &lsl;
+    if (self->cx) {
+        size_t pl = strlen(path) + 1;
+        ls = cask__malloc(sizeof *ls + pl);
+        if (!ls)
             return -ENOMEM;
+        memset(ls, 0, sizeof *ls);
+        ls->path = memcpy(ls + 1, path, pl);
     }
-    ls->path = copy ? copy : path;
     rc = cask__to_thread_wait(list_thread, ls);
-    free(copy);
-    if (rc)
-        return rc;
-    if (ls->err)
-        return ls->err;
-    *names = ls->names;
-    *count = ls->count;
-    return 0;
+    if (rc == 0 && ls->err)
+        rc = ls->err;
+    if (rc == 0) {
+        *names = ls->names;
+        *count = ls->count;
+    }
+    if (ls != &lsl)
+        cask__free(ls);
+    return rc;
 }
 
 /* ---- whole files ---- */

@@ -420,7 +420,7 @@ static bool he_on_cancel(struct cask__waiter *w)
 static int he_wait(struct he *he, uint64_t when)
 {
     cask_loop *l = cask__loop;
-    struct he_wait hwl, *hw = CASK__REC(l->current, struct he_wait, hwl);
+    struct he_wait *hw = CASK__REC(l->current, struct he_wait);
     cask__waiter_init(&hw->w, "happy eyeballs", he);
     hw->w.on_cancel = he_on_cancel;
     hw->w.task = l->current;

@@ -52,7 +52,7 @@ static void wake_all(struct cask__wq *q)
 /* Parks on q until signalled; 0 or -ECANCELED. */
 static int wait_on(struct cask__wq *q, const char *what, const void *obj)
 {
-    struct cask__waiter wl, *w = CASK__REC(cask__self(), struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(cask__self(), struct cask__waiter);
     cask__waiter_init(w, what, obj);
     w->task = cask__self();
     cask__wq_push(q, w);

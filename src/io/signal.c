@@ -405,7 +405,7 @@ int cask_signal_wait(cask_signal *r)
         int sig = take(r);
         if (sig)
             return sig;
-        struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
         cask__waiter_init(w, "signal", r);
         w->task = self;
         cask__wq_push(&r->waiters, w);

@@ -112,7 +112,7 @@ void cask__stream_release(struct cask_stream *s)
         cask_scope sh;
         cask_shield_open(&sh);
         while (s->users) {
-            struct cask__waiter wl, *w = CASK__REC(cask__self(), struct cask__waiter, wl);
+            struct cask__waiter *w = CASK__REC(cask__self(), struct cask__waiter);
             cask__waiter_init(w, "stream users", s);
             w->on_cancel = idle_on_cancel;
             w->task = cask__self();

@@ -385,7 +385,7 @@ static int acquire(cask_procpool *p, cask_task *self, struct worker **out)
     }
     if (p->busy == 0 && err) /* no worker at all and none can be started */
         return err;
-    struct cask__waiter ql, *q = CASK__REC(self, struct cask__waiter, ql);
+    struct cask__waiter *q = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(q, "process pool", p);
     q->task = self;
     cask__wq_push(&p->queue, q);
@@ -512,7 +512,7 @@ int cask_procpool_close(cask_procpool *pool, bool cancel)
     if (cancel)
         cancel_all(pool);
     while (pool->busy || !cask__wq_empty(&pool->queue)) {
-        struct cask__waiter cl, *c = CASK__REC(self, struct cask__waiter, cl);
+        struct cask__waiter *c = CASK__REC(self, struct cask__waiter);
         cask__waiter_init(c, "process pool close", pool);
         c->task = self;
         c->on_cancel = closer_on_cancel;

@@ -220,7 +220,7 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
     struct job *j = cask__calloc(1, sizeof *j);
     if (!j)
         return -ENOMEM;
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, "to_thread", j);
     w->on_cancel = job_on_cancel;
     w->data = j;

@@ -69,7 +69,7 @@ int cask_barrier_wait(cask_barrier *b, unsigned *index)
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, "barrier", b);
     w->task = self;
     w->on_cancel = leave_on_cancel;

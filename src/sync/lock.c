@@ -40,7 +40,7 @@ int cask_lock_release(cask_lock *l)
 /* Parks self on l until the lock is handed over; returns the park status. */
 static int wait_handoff(cask_lock *l, cask_task *self)
 {
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, "lock", l);
     w->task = self;
     cask__wq_push(CASK__SYNC_WQ(l), w);

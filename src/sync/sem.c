@@ -75,7 +75,7 @@ int cask_sem_acquire(cask_sem *s)
     cask_task *self = cask__self();
     if (CASK__UNLIKELY(!self))
         return -EPERM;
-    struct cask__waiter wl, *w = CASK__REC(self, struct cask__waiter, wl);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
     cask__waiter_init(w, "semaphore", s);
     w->task = self;
     cask__wq_push(CASK__SYNC_WQ(s), w);
