@@ -463,7 +463,10 @@ int cask_fd_forget(int fd);
  * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
  * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
  * to the ring or a thread only when the data is not cached; a task reading cached data yields
- * to the loop after each 1 MiB, so the loop never stalls on it.
+ * to the loop after each 256 KiB, so the loop never stalls on it. Files that cask_file_open
+ * finds on a memory file system (tmpfs, ramfs) are read, written and synced with plain
+ * syscalls on the loop's thread (cheaper than any ring or thread trip; memory never waits);
+ * close those with cask_file_close.
  * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
  * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
  * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN
