@@ -42,6 +42,19 @@ static inline int cask__io_wait(int fd, int events)
     return rc == -EEXIST ? -EBUSY : rc;
 }
 
+/* The ring path (io/net_ring.c): whether this loop's sockets go through io_uring, and the
+ * calls that do. Each waits for its completion and returns a count (recv, send) or an fd
+ * (accept), also when the task was cancelled meanwhile (it did that much; the cancellation is
+ * delivered by the next call); -ECANCELED when cancelled having done nothing, -EBADF when the
+ * fd was forgotten (cask_fd_forget), the socket's errors, or -ENOSYS: not on the ring (wait
+ * for readiness instead). */
+bool cask__net_ring(void);
+ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags);
+ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags);
+int cask__ring_accept(int lfd, struct cask_addr *peer);
+/* Cancels the ring operations in flight on fd (they complete with -EBADF). */
+void cask__ring_forget(int fd);
+
 /* Reads/writes once without waiting: the count, or -errno (-EAGAIN when it would block).
  * Sockets use MSG_NOSIGNAL; other fds rely on SIGPIPE being ignored (cask__ignore_sigpipe). */
 ssize_t cask__read_once(int fd, bool is_sock, void *buf, size_t n);

@@ -212,6 +212,20 @@ static ssize_t read_once(struct cask_stream *s, void *buf, size_t n)
     return cask__read_once(s->fd, s->is_sock, buf, n);
 }
 
+/* One read that may wait: a socket on the ring path waits for its recv's completion (-ECANCELED:
+ * it took nothing); else as read_once, -EAGAIN meaning: wait for readiness. */
+static ssize_t read_some(struct cask_stream *s, void *buf, size_t n)
+{
+    if (s->is_sock && cask__net_ring()) {
+        ssize_t r = cask__ring_recv(s->fd, buf, n, 0);
+        if (s->closed)
+            return -ENOTCONN;
+        if (r != -ENOSYS)
+            return r;
+    }
+    return read_once(s, buf, n);
+}
+
 /* Reads more into the buffer, waiting if needed. Returns the count, 0 at EOF, or an error. */
 static ssize_t fill(struct cask_stream *s, size_t want)
 {
@@ -223,7 +237,7 @@ static ssize_t fill(struct cask_stream *s, size_t want)
     if (rc)
         return rc;
     for (;;) {
-        ssize_t r = read_once(s, s->buf + s->end, s->cap - s->end);
+        ssize_t r = read_some(s, s->buf + s->end, s->cap - s->end);
         if (r > 0) {
             s->end += (size_t)r;
             return r;
@@ -234,8 +248,8 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         }
         if (r == -EINTR)
             continue;
-        if (r == -ECANCELED)
-            return r; /* a cancelled file read took nothing: the stream stays as it was */
+        if (r == -ECANCELED || r == -ENOTCONN)
+            return r; /* a cancelled file or ring read took nothing: the stream stays as it was */
         if (r != -EAGAIN) {
             s->rerr = (int)r;
             return r;
@@ -267,7 +281,7 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
         for (;;) {
-            r = read_once(s, buf, n);
+            r = read_some(s, buf, n);
             if (r == 0)
                 s->eof = true;
             if (r != -EAGAIN && r != -EINTR)

@@ -32,6 +32,11 @@ enum {
     CASK__OP_MKDIRAT,   /* path, mode */
     CASK__OP_SPLICE,    /* fd (in, offset off or -1) -> fd2 (out), len, flags */
     CASK__OP_FTRUNCATE, /* fd, off = new length */
+    /* the network on the ring (io/net_ring.c; never on a thread: without the ring a socket
+     * call waits for readiness) */
+    CASK__OP_RECV,   /* fd, buf, len, flags (MSG_*) */
+    CASK__OP_SEND,   /* fd, buf, len, flags (MSG_NOSIGNAL added) */
+    CASK__OP_ACCEPT, /* fd, buf = struct sockaddr, iov = socklen_t * (cast), flags (SOCK_*) */
     CASK__OP_COUNT
 };
 
@@ -74,11 +79,16 @@ struct cask__poll_ops {
     /* Asks the kernel to stop a submitted op; it still completes (with -ECANCELED, -EINTR, or
      * what it transferred before it stopped). */
     void (*cancel)(struct cask__poll *p, struct cask__op *op);
+    /* Whether the kernel runs accept, recv and send on this backend's ring (NULL: no). */
+    bool (*net_capable)(struct cask__poll *p);
 };
 
 /* Every backend's state starts with this. */
 struct cask__poll {
     const struct cask__poll_ops *ops;
+    /* sockets' accept, recv and send go through the ring (CASK_NET / cask_config.net = "ring"
+     * on a backend with a ring whose kernel has those operations); else readiness */
+    bool net_ring;
 };
 
 extern const struct cask__poll_ops cask__epoll_ops;
@@ -99,8 +109,18 @@ extern const struct cask__poll_ops cask__uring_ops;
 /* Opens the backend named by want ("epoll", "io_uring"/"uring", or NULL/"" for the default:
  * $CASK_BACKEND if set, else io_uring when built in and the probe succeeds, else epoll). A
  * backend asked for by name that cannot run gives its error (-ENOSYS when not built in); the
- * default falls back to epoll silently. -EINVAL: an unknown name. */
-int cask__poll_open(struct cask__poll **out, const char *want);
+ * default falls back to epoll silently. -EINVAL: an unknown name.
+ * net picks the network path ("ring" or "ready"; NULL/"": $CASK_NET, else CASK__NET_DEFAULT);
+ * "ring" on a backend without a ring (or a kernel without the operations) is readiness.
+ * -EINVAL: an unknown net name. */
+int cask__poll_open(struct cask__poll **out, const char *want, const char *net);
+#define CASK__NET_DEFAULT "ready"
+
+/* "ring" or "ready": the network path of this backend. */
+static inline const char *cask__poll_net(const struct cask__poll *p)
+{
+    return p->net_ring ? "ring" : "ready";
+}
 
 static inline void cask__poll_close(struct cask__poll *p)
 {

@@ -17,6 +17,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -100,6 +101,9 @@ static int probe(struct io_uring *ring)
         [CASK__OP_UNLINKAT] = IORING_OP_UNLINKAT,
         [CASK__OP_MKDIRAT] = IORING_OP_MKDIRAT,
         [CASK__OP_FTRUNCATE] = CASK__IORING_OP_FTRUNCATE,
+        [CASK__OP_RECV] = IORING_OP_RECV,
+        [CASK__OP_SEND] = IORING_OP_SEND,
+        [CASK__OP_ACCEPT] = IORING_OP_ACCEPT,
     };
     for (int k = 0; k < CASK__OP_COUNT; k++)
         probe_supported[k] = io_uring_opcode_supported(pr, opcode[k]);
@@ -326,6 +330,15 @@ static int ur_submit(struct cask__poll *p, struct cask__op *op)
     case CASK__OP_FTRUNCATE:
         io_uring_prep_rw(CASK__IORING_OP_FTRUNCATE, sqe, op->fd, NULL, 0, off);
         break;
+    case CASK__OP_RECV:
+        io_uring_prep_recv(sqe, op->fd, op->buf, (size_t)op->len, op->flags);
+        break;
+    case CASK__OP_SEND:
+        io_uring_prep_send(sqe, op->fd, op->buf, (size_t)op->len, op->flags | MSG_NOSIGNAL);
+        break;
+    case CASK__OP_ACCEPT:
+        io_uring_prep_accept(sqe, op->fd, op->buf, (socklen_t *)(uintptr_t)op->iov, op->flags);
+        break;
     default:
         return -ENOSYS;
     }
@@ -344,6 +357,13 @@ static void ur_cancel(struct cask__poll *p, struct cask__op *op)
     io_uring_sqe_set_data64(sqe, TAG_NONE);
 }
 
+static bool ur_net_capable(struct cask__poll *p)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    return u->supported[CASK__OP_RECV] && u->supported[CASK__OP_SEND] &&
+           u->supported[CASK__OP_ACCEPT];
+}
+
 const struct cask__poll_ops cask__uring_ops = {
     .name = "io_uring",
     .open = ur_open,
@@ -353,4 +373,5 @@ const struct cask__poll_ops cask__uring_ops = {
     .wait = ur_wait,
     .submit = ur_submit,
     .cancel = ur_cancel,
+    .net_capable = ur_net_capable,
 };
