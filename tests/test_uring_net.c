@@ -551,3 +551,62 @@ static int big_main(void *arg)
     return 0;
 }
 TEST_T(net_ring_large_transfers_checksummed, 60) { CHECK_EQ(run_ring(big_main, NULL), 0); }
+
+/* ---- the multishot receive keeps a stream's arrivals, bounded ---- */
+
+static int bulk_writer(void *arg)
+{
+    int fd = *(int *)arg;
+    uint32_t v[1024];
+    for (uint32_t k = 0; k < 2048; k++) { /* 8 MiB of counting words */
+        for (uint32_t i = 0; i < 1024; i++)
+            v[i] = k * 1024 + i;
+        CHECK_EQ(cask_send_all(fd, v, sizeof v), (ssize_t)sizeof v);
+    }
+    shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+static int bounded_main(void *arg)
+{
+    (void)arg;
+    check_ring_selected();
+    int sv[2];
+    pair(sv);
+    cask_stream *s;
+    CHECK_EQ(cask_stream_open(&s, sv[0], NULL), 0);
+    cask_task *w;
+    CHECK_EQ(cask_spawn(&w, bulk_writer, &sv[1]), 0);
+    uint32_t v0;
+    CHECK_EQ(cask_stream_readexactly(s, &v0, 4, NULL), 4);
+    CHECK_EQ(v0, 0);
+    CHECK_EQ(cask_sleep(0.05), 0); /* nobody reads: arrivals stop at a bound */
+    size_t b = cask_stream_buffered(s);
+    CHECK(b <= (size_t)4 << 20);
+    uint32_t expect = 1;
+    unsigned char part[4], buf[2801];
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = cask_stream_read(s, buf, sizeof buf);
+        CHECK(n >= 0);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            part[have++] = buf[i];
+            if (have == 4) {
+                uint32_t x;
+                memcpy(&x, part, 4);
+                CHECK_EQ(x, expect++);
+                have = 0;
+            }
+        }
+    }
+    CHECK_EQ(have, 0);
+    CHECK_EQ(expect, 2048 * 1024);
+    CHECK_EQ(cask_join(w), 0);
+    cask_release(w);
+    cask_stream_free(s);
+    close(sv[1]);
+    return 0;
+}
+TEST(net_ring_stream_buffer_bounded) { CHECK_EQ(run_ring(bounded_main, NULL), 0); }

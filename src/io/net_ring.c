@@ -149,3 +149,147 @@ void cask__ring_forget(int fd)
         cask__poll_cancel(l->poll, &n->op);
     }
 }
+
+/* ---- streams: a multishot receive with provided buffers ---- */
+
+#define RX_WAKE_NONE INT32_MIN
+#define RX_ROOM 16384 /* the size of the ring's provided buffers (poll/uring.c) */
+#define RX_AGAIN (-EAGAIN) /* the receive ended (buffers ran out, high-water mark): arm again */
+
+struct cask__rx {
+    struct cask__mrecv m;
+    struct cask_stream *s;   /* NULL once the stream let go: the last report frees this */
+    struct cask__waiter *w;  /* the reading task, parked */
+    char *dst;               /* its buffer, for the first arrival (direct reads) */
+    size_t dstn;
+};
+
+static size_t rx_high(const struct cask_stream *s)
+{
+    return 4 * (s->limit > 65536 ? s->limit : 65536);
+}
+
+static void rx_on_data(struct cask__mrecv *m, int res, const char *data, bool more)
+{
+    struct cask__rx *rx = (struct cask__rx *)m;
+    struct cask_stream *s = rx->s;
+    if (!s) { /* orphaned by a closed stream: only its end matters */
+        if (!more)
+            cask__free(rx);
+        return;
+    }
+    int wake = RX_WAKE_NONE;
+    if (res > 0) {
+        size_t k = 0, len = (size_t)res;
+        if (rx->dst && s->end == s->start) { /* hand the bytes straight to the reader */
+            k = len < rx->dstn ? len : rx->dstn;
+            memcpy(rx->dst, data, k);
+        }
+        if (k < len) {
+            if (cask__stream_room(s, len - k) == 0) {
+                memcpy(s->buf + s->end, data + k, len - k);
+                s->end += len - k;
+            } else {
+                s->rerr = -ENOMEM; /* the bytes are lost: the stream fails from here */
+                cask__poll_cancel_multi(cask__loop->poll, m);
+            }
+        }
+        wake = rx->dst ? (int)k : res;
+        if (!more)
+            wake = wake ? wake : RX_AGAIN;
+        else if (!rx->w && s->end - s->start >= rx_high(s))
+            cask__poll_cancel_multi(cask__loop->poll, m); /* nobody reads: stop receiving */
+    } else if (res == 0) {
+        s->eof = true;
+        wake = 0;
+    } else if (res == -ENOBUFS || res == -ECANCELED) {
+        wake = more ? RX_WAKE_NONE : RX_AGAIN;
+    } else if (res == -ENOSYS) {
+        s->no_rx = true;
+        wake = -ENOSYS;
+    } else {
+        s->rerr = res;
+        wake = res;
+    }
+    if (wake != RX_WAKE_NONE && rx->w) {
+        struct cask__waiter *w = rx->w;
+        rx->w = NULL;
+        rx->dst = NULL;
+        cask__wake(w->task, wake);
+    }
+}
+
+static bool rx_on_cancel(struct cask__waiter *w)
+{
+    struct cask__rx *rx = w->data;
+    rx->w = NULL;
+    rx->dst = NULL;
+    return true; /* leave now: the receive goes on into the stream's buffer */
+}
+
+ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
+{
+    cask_loop *l = cask__loop;
+    cask_task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if (s->no_rx)
+        return -ENOSYS;
+    if (!s->rx) {
+        s->rx = cask__calloc(1, sizeof *s->rx);
+        if (!s->rx)
+            return -ENOMEM;
+        s->rx->s = s;
+        s->rx->m.on_data = rx_on_data;
+        s->rx->m.fd = s->fd;
+    }
+    struct cask__rx *rx = s->rx;
+    for (;;) {
+        if (cask__cancelled(self))
+            return cask__cancel_now(self);
+        /* room for one arrival (a provided buffer's worth), so that one never fails */
+        if (!dst && cask__stream_room(s, RX_ROOM))
+            return -ENOMEM;
+        if (!rx->m.armed) {
+            int rc = cask__poll_recv_multi(l->poll, &rx->m);
+            if (rc == -ENOSYS)
+                s->no_rx = true;
+            if (rc)
+                return -ENOSYS;
+        }
+        struct cask__waiter w;
+        cask__waiter_init(&w, "socket recv", (const void *)(intptr_t)s->fd);
+        w.on_cancel = rx_on_cancel;
+        w.data = rx;
+        w.task = self;
+        rx->w = &w;
+        rx->dst = dst;
+        rx->dstn = n;
+        l->nwatch++;
+        int r = cask__park(&w);
+        l->nwatch--;
+        if (s->closed)
+            return -ENOTCONN;
+        if (r != RX_AGAIN)
+            return r;
+    }
+}
+
+void cask__rx_release(struct cask_stream *s)
+{
+    struct cask__rx *rx = s->rx;
+    if (!rx)
+        return;
+    s->rx = NULL;
+    if (rx->w) { /* a reader waits: it returns -ENOTCONN (the stream is closed) */
+        struct cask__waiter *w = rx->w;
+        rx->w = NULL;
+        cask__wake(w->task, -ENOTCONN);
+    }
+    if (rx->m.armed && cask__loop) {
+        rx->s = NULL; /* freed by its last report */
+        cask__poll_cancel_multi(cask__loop->poll, &rx->m);
+    } else {
+        cask__free(rx);
+    }
+}

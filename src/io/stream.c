@@ -90,6 +90,7 @@ int cask_stream_close(cask_stream *s)
     if (!s || s->closed)
         return 0;
     s->closed = true;
+    cask__rx_release(s); /* a multishot receive on the ring: cancelled, its reader woken */
     /* forgetting the fd wakes tasks blocked on it (-EBADF, which they turn into -ENOTCONN) */
     if (cask__loop)
         cask_fd_forget(s->fd);
@@ -202,6 +203,29 @@ static int reserve(struct cask_stream *s, size_t want)
     return 0;
 }
 
+int cask__stream_room(struct cask_stream *s, size_t n)
+{
+    if (s->cap - s->end >= n)
+        return 0;
+    size_t used = s->end - s->start;
+    if (s->start) {
+        memmove(s->buf, s->buf + s->start, used);
+        s->start = 0;
+        s->end = used;
+        if (s->cap - used >= n)
+            return 0;
+    }
+    size_t cap = s->cap ? s->cap : MIN_BUF;
+    while (cap - used < n)
+        cap *= 2;
+    char *b = cask__realloc(s->buf, cap);
+    if (!b)
+        return -ENOMEM;
+    s->buf = b;
+    s->cap = cap;
+    return 0;
+}
+
 /* One read: through the file calls for files (they wait themselves), else without waiting. */
 static ssize_t read_once(struct cask_stream *s, void *buf, size_t n)
 {
@@ -233,6 +257,11 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         return 0;
     if (s->rerr)
         return s->rerr;
+    if (s->is_sock && !s->no_rx && cask__net_ring()) { /* the multishot receive fills buf */
+        ssize_t r = cask__rx_fill(s, NULL, 0);
+        if (r != -ENOSYS)
+            return r; /* appended (> 0), EOF (0, s->eof set), or an error (in s->rerr) */
+    }
     int rc = reserve(s, want);
     if (rc)
         return rc;
@@ -280,16 +309,21 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     size_t have = s->end - s->start;
     if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
-        for (;;) {
-            r = read_some(s, buf, n);
-            if (r == 0)
-                s->eof = true;
-            if (r != -EAGAIN && r != -EINTR)
-                break;
-            if (r == -EAGAIN && (r = wait_io(s, CASK_READABLE)))
-                break;
+        r = -ENOSYS;
+        if (s->is_sock && !s->no_rx && cask__net_ring())
+            r = cask__rx_fill(s, buf, n); /* the first arrival straight into buf */
+        while (r == -ENOSYS) {
+            for (;;) {
+                r = read_some(s, buf, n);
+                if (r == 0)
+                    s->eof = true;
+                if (r != -EAGAIN && r != -EINTR)
+                    break;
+                if (r == -EAGAIN && (r = wait_io(s, CASK_READABLE)))
+                    break;
+            }
         }
-        if (r < 0 && r != -ECANCELED && r != -ENOTCONN && r != -EBUSY)
+        if (r < 0 && r != -ECANCELED && r != -ENOTCONN && r != -EBUSY && r != -ENOMEM)
             s->rerr = (int)r;
         goto out;
     }

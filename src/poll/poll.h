@@ -56,6 +56,20 @@ struct cask__op {
     int64_t result; /* >= 0, or a negative errno */
 };
 
+/* A multishot receive with provided buffers (IORING_RECV_MULTISHOT): armed once on a socket,
+ * it reports every arrival through on_data until it ends. data (res bytes) is the kernel's
+ * buffer, valid during the call only. more == false: the last report (EOF: res 0, an error,
+ * -ENOBUFS when the buffers ran out, -ECANCELED after cancel_multi); the backend forgets m
+ * before that call, so on_data may free it or arm it again. A backend closing with m still
+ * armed reports -ECANCELED with more == false. */
+struct cask__mrecv {
+    void (*on_data)(struct cask__mrecv *m, int res, const char *data, bool more);
+    int fd;
+    bool armed;      /* the backend holds it */
+    bool cancelling; /* cancel_multi was asked */
+    struct cask__mrecv *prev, *next; /* the backend's list of armed ones */
+};
+
 struct cask__poll;
 struct cask__poll_ops {
     const char *name;
@@ -81,6 +95,11 @@ struct cask__poll_ops {
     void (*cancel)(struct cask__poll *p, struct cask__op *op);
     /* Whether the kernel runs accept, recv and send on this backend's ring (NULL: no). */
     bool (*net_capable)(struct cask__poll *p);
+    /* Arms m on m->fd (submitted at the next wait). -ENOSYS: no multishot receive here (NULL:
+     * none at all). */
+    int (*recv_multi)(struct cask__poll *p, struct cask__mrecv *m);
+    /* Asks the kernel to end m; its last report follows. */
+    void (*cancel_multi)(struct cask__poll *p, struct cask__mrecv *m);
 };
 
 /* Every backend's state starts with this. */
@@ -139,6 +158,15 @@ static inline bool cask__poll_has_ring(const struct cask__poll *p) { return p->o
 static inline int cask__poll_submit(struct cask__poll *p, struct cask__op *op)
 {
     return p->ops->submit ? p->ops->submit(p, op) : -ENOSYS;
+}
+static inline int cask__poll_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    return p->ops->recv_multi ? p->ops->recv_multi(p, m) : -ENOSYS;
+}
+static inline void cask__poll_cancel_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    if (p->ops->cancel_multi)
+        p->ops->cancel_multi(p, m);
 }
 static inline void cask__poll_cancel(struct cask__poll *p, struct cask__op *op)
 {
