@@ -6,8 +6,9 @@
  * readability only when a read came back short (edge-triggered readiness: a new arrival always
  * makes a new edge).
  * When the loop runs sockets on the io_uring ring (CASK_NET=ring, see cask_loop_stats), it
- * uses cask_recv and cask_send_all instead: each is one operation on the ring, submitted with
- * every other task's in the loop's one io_uring_enter per iteration, and no readiness wait.
+ * uses cask_stream_read and cask_stream_write instead: each is one receive or send on the ring
+ * (the read straight into the 64 KiB buffer), submitted with every other task's in the loop's
+ * one io_uring_enter per iteration, with no readiness wait.
  *
  * usage: cask_echo_server PORT    (binds 127.0.0.1:PORT, prints one READY line, runs until killed)
  */
@@ -23,12 +24,12 @@
 
 static bool ring; /* the loop's sockets run on the io_uring ring */
 
-static int echo_ring(int fd)
+static int echo_ring(cask_stream *s)
 {
     char buf[BUF_SIZE];
     for (;;) {
-        ssize_t n = cask_recv(fd, buf, sizeof buf, 0);
-        if (n <= 0 || cask_send_all(fd, buf, (size_t)n) != n)
+        ssize_t n = cask_stream_read(s, buf, sizeof buf);
+        if (n <= 0 || cask_stream_write(s, buf, (size_t)n) != n)
             return 0;
     }
 }
@@ -38,7 +39,7 @@ static int echo(cask_stream *s, void *arg)
     (void)arg;
     int fd = cask_stream_fd(s);
     if (ring)
-        return echo_ring(fd);
+        return echo_ring(s);
     char buf[BUF_SIZE];
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof buf, 0);

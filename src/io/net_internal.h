@@ -59,14 +59,16 @@ ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags);
 int cask__ring_accept(int lfd, struct cask_addr *peer);
 /* Cancels the ring operations in flight on fd (they complete with -EBADF). */
 void cask__ring_forget(int fd);
-/* A stream socket's reads on the ring: a multishot receive with provided buffers, armed at the
- * first read, appends every arrival to the stream's buffer, also while no task reads (up to a
+/* A stream socket's buffered reads on the ring (fill: readline, readuntil, readexactly, small
+ * reads): a multishot receive with provided buffers, armed at the first one, appends every arrival to the stream's buffer, also while no task reads (up to a
  * high-water mark, where it stops until the next read). cask__rx_fill waits for the next
  * arrival: with dst, the first one is copied there (up to n, the rest buffered) and its count
  * returned; without, the count appended. 0 at EOF, -ECANCELED (nothing taken: what comes later
  * is buffered), -ENOTCONN (closed meanwhile), the socket's error, or -ENOSYS: no multishot
  * receive (use cask__ring_recv). cask__rx_release ends it (the stream is closing). */
 ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n);
+/* Whether s has a multishot receive armed (reads must then go through it). */
+bool cask__rx_armed(const struct cask_stream *s);
 void cask__rx_release(struct cask_stream *s);
 
 /* Reads/writes once without waiting: the count, or -errno (-EAGAIN when it would block).

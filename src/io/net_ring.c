@@ -275,6 +275,8 @@ ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
     }
 }
 
+bool cask__rx_armed(const struct cask_stream *s) { return s->rx && s->rx->m.armed; }
+
 void cask__rx_release(struct cask_stream *s)
 {
     struct cask__rx *rx = s->rx;

@@ -309,9 +309,11 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     size_t have = s->end - s->start;
     if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
+        /* (on the ring: a single receive into buf, no copy; or, when the stream's multishot
+         * receive is armed already, its first arrival, copied) */
         r = -ENOSYS;
-        if (s->is_sock && !s->no_rx && cask__net_ring())
-            r = cask__rx_fill(s, buf, n); /* the first arrival straight into buf */
+        if (cask__rx_armed(s))
+            r = cask__rx_fill(s, buf, n);
         while (r == -ENOSYS) {
             for (;;) {
                 r = read_some(s, buf, n);
