@@ -145,6 +145,13 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
+    /* network on io_uring (docs/net.md "The ring path"): "ring" runs sockets' accept, recv and
+     * send on the io_uring backend's ring, "ready" waits for readiness and calls the kernel
+     * (the default); NULL or "": the environment variable CASK_NET if set, else the default.
+     * "ring" on the epoll backend, or on a kernel without those ring operations, is
+     * readiness; cask_loop_stats says which runs. Any other name: cask_run_with fails with
+     * -EINVAL. */
+    const char *net;
 };
 
 /*
@@ -157,7 +164,8 @@ struct cask_config {
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
  *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
- *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring", or the network path
+ *            named (cfg->net, else $CASK_NET) is not "ring" or "ready".
  *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
  *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
@@ -185,6 +193,7 @@ struct cask_loop_stats {
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
     const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
+    const char *net;      /* sockets' path: "ring" (io_uring) or "ready" (readiness) */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
