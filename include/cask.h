@@ -145,6 +145,12 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
+    /* diagnostics, the trace timeline (see cask_trace_start): with trace_path set, the loop
+     * records from its start into a ring of trace_events events (0: 65536; at most 2^24) and
+     * writes the Chrome/Perfetto JSON to trace_path when cask_run ends (a failure to write is
+     * reported on stderr). NULL: no recording unless cask_trace_start is called. */
+    const char *trace_path;
+    size_t trace_events;
 };
 
 /*
@@ -1124,6 +1130,30 @@ int cask_task_backtrace(const cask_task *t, void **pcs, int max);
  * "function (file.c:42)" with libdw, "function+0x1c (module)" with dladdr, the address
  * otherwise. Returns the length written. */
 size_t cask_symbolize(const void *pc, char *buf, size_t n);
+/*
+ * The trace timeline: while recording, the loop appends an event to a ring buffer for each
+ * task spawned, run, parked (and on what), yielded, woken (and by which task, or the loop)
+ * and ended, for each blocking poll, callback, timer fired and fd found ready. The newest
+ * max_events are kept (0: 65536, rounded up to a power of two; about 56 bytes each).
+ * cask_trace_write exports them as Chrome trace-event JSON, which ui.perfetto.dev and
+ * chrome://tracing open: one track per task ("name (task N)") with "run" slices and slices
+ * named for what it waited on ("sleep 0.200 s", "queue get 0x..., 2 waiting", "lock 0x...
+ * held by task 3 'writer'"), "spawn", "wake" and "end" instants, flows from the spawning or
+ * waking task to the task's next run, and a "loop" track (poll, callbacks, timers, fds).
+ * Not recording costs the hot paths one predictable branch; recording costs a clock read and
+ * a few stores per event (bench/cask_diag.c measures it). See docs/diagnostics.md.
+ */
+/* Starts recording on this thread's loop, discarding an earlier recording. Returns 0, or
+ * -EPERM (no loop on this thread), -EBUSY (already recording), -EINVAL (max_events above
+ * 2^24), -ENOMEM. */
+int cask_trace_start(size_t max_events);
+/* Stops recording; what was recorded stays for cask_trace_write until the next start or the
+ * loop's end. Returns 0, or -EPERM (no loop), -ENOENT (not recording). */
+int cask_trace_stop(void);
+/* Writes the recording (while recording: up to now) to f as Chrome trace-event JSON. Returns
+ * the number of events exported, or -EPERM (no loop), -EINVAL (f NULL), -ENOENT (nothing was
+ * recorded on this loop), -ENOMEM, -EIO (writing to f failed). */
+int cask_trace_write(FILE *f);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

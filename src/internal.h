@@ -283,6 +283,10 @@ struct cask_loop {
     uint64_t callbacks;
     int in_poll;
     uint32_t jobs_out;
+    /* the trace timeline (debug/trace.c): the ring being recorded into (NULL: not recording;
+     * the hot paths test only this), and the last recording, kept for cask_trace_write */
+    struct cask__trace *trace;
+    struct cask__trace *trace_buf;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -419,6 +423,33 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
 void cask__diag_stop(cask_loop *l);
 void cask__diag_idle(cask_loop *l);
 void cask__diag_leftovers(cask_loop *l);
+/* The trace timeline (debug/trace.c). The hooks are called only while l->trace is set:
+ * task events (spawn, run, yield, end, name), a task parking on w, a task woken, loop events
+ * (poll and callback begin/end, a timer fired, fd i ready with events aux). */
+enum {
+    CASK__TR_SPAWN = 1,
+    CASK__TR_RUN,
+    CASK__TR_PARK,
+    CASK__TR_YIELD,
+    CASK__TR_END,
+    CASK__TR_WAKE,
+    CASK__TR_NAME,
+    CASK__TR_POLL,
+    CASK__TR_POLL_END,
+    CASK__TR_CALLBACK,
+    CASK__TR_CALLBACK_END,
+    CASK__TR_TIMER,
+    CASK__TR_FD,
+};
+struct cask__trace;
+void cask__trace_task(cask_loop *l, int kind, const cask_task *t, int i);
+void cask__trace_park(cask_loop *l, const cask_task *t, const struct cask__waiter *w);
+void cask__trace_wake(cask_loop *l, const cask_task *t, int status);
+void cask__trace_loop(cask_loop *l, int kind, int i, uint64_t aux);
+/* cask_run's config: starts recording when it names a trace file (or checks the fields). */
+int cask__trace_config(cask_loop *l, const struct cask_config *cfg);
+/* At loop close: writes the configured trace file, frees the recording. */
+void cask__trace_close(cask_loop *l);
 /* A clock of tick granularity (a few ms), cheap enough for every park while diagnostics are
  * on: how long a task has waited. */
 uint64_t cask__coarse_ns(void);

@@ -726,3 +726,183 @@ TEST(debug_overflow_backtrace)
     CHECK(strstr(rep, "\n    at "));
     CHECK(strstr(rep, "dbg_recurse"));
 }
+
+/* ---- the trace timeline ---- */
+
+struct trace_prog {
+    cask_queue *q;
+    cask_lock lock;
+};
+int dbg_trace_producer(void *arg);
+int dbg_trace_producer(void *arg)
+{
+    struct trace_prog *p = arg;
+    for (intptr_t i = 0; i < 3; i++) {
+        CHECK_EQ(cask_queue_put(p->q, (void *)i), 0);
+        CHECK_EQ(cask_sleep(0.01), 0);
+    }
+    return 0;
+}
+int dbg_trace_consumer(void *arg);
+int dbg_trace_consumer(void *arg)
+{
+    struct trace_prog *p = arg;
+    for (int i = 0; i < 3; i++) {
+        void *item;
+        CHECK_EQ(cask_queue_get(p->q, &item), 0);
+        CHECK_EQ((intptr_t)item, i);
+    }
+    CHECK_EQ(cask_lock_acquire(&p->lock), 0); /* held by main for a while */
+    cask_lock_release(&p->lock);
+    return 0;
+}
+static int trace_prog_main(void *arg)
+{
+    FILE *out = arg;
+    if (out)
+        CHECK_EQ(cask_trace_start(0), 0);
+    struct trace_prog p;
+    CHECK_EQ(cask_queue_new(&p.q, 1, CASK_QUEUE_FIFO, NULL), 0);
+    cask_lock_init(&p.lock);
+    CHECK_EQ(cask_lock_acquire(&p.lock), 0);
+    cask_task *c = spawn_named("consumer", dbg_trace_consumer, &p);
+    cask_task *pr = spawn_named("producer", dbg_trace_producer, &p);
+    CHECK_EQ(cask_join(pr), 0);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    cask_lock_release(&p.lock);
+    CHECK_EQ(cask_join(c), 0);
+    cask_release(c);
+    cask_release(pr);
+    cask_queue_free(p.q);
+    if (out) {
+        CHECK_EQ(cask_trace_stop(), 0);
+        CHECK(cask_trace_write(out) > 20);
+    }
+    return 0;
+}
+
+/* Runs tests/check_trace.py on the file with the given arguments; false if it finds problems.
+ * The suite runs from the repository's top (make test). */
+static bool trace_checked(const char *path, const char *args)
+{
+    if (access("tests/check_trace.py", R_OK) != 0) {
+        fprintf(stderr, "(trace checker not found from %s: JSON validity checked only)\n",
+                getenv("PWD") ? getenv("PWD") : "here");
+        return true;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 tests/check_trace.py %s %s >&2", path, args);
+    return system(cmd) == 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+TEST(debug_trace_json)
+{
+    char path[] = "/tmp/cask-trace-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CHECK_EQ(cask_run(trace_prog_main, f), 0);
+    fclose(f);
+    char *s = slurp(path);
+    CHECK(s && json_valid(s));
+    /* tracks named for the tasks; waits in words; wakes naming the waker */
+    CHECK(strstr(s, "\"name\":\"producer (task 3)\""));
+    CHECK(strstr(s, "\"name\":\"consumer (task 2)\""));
+    CHECK(strstr(s, "\"name\":\"queue get 0x"));
+    CHECK(strstr(s, "\"name\":\"lock 0x"));
+    CHECK(strstr(s, " held by task 1 'Task-1'\""));
+    CHECK(strstr(s, "\"name\":\"join task 3 'producer'\""));
+    CHECK(strstr(s, "\"name\":\"sleep 0.010 s\""));
+    CHECK(strstr(s, "\"by\":\"task 3 'producer'\""));
+    CHECK(strstr(s, "\"by\":\"loop\"")); /* the sleeps' timers */
+    CHECK(strstr(s, "\"name\":\"timer\""));
+    CHECK(strstr(s, "\"site\":\"trace_prog_main") || strstr(s, "\"site\":\"spawn_named"));
+    CHECK(trace_checked(path, "--track 'producer (task 3)' --track 'consumer (task 2)' "
+                              "--wait 'queue get' --wait 'lock 0x' --wait 'join task 3' "
+                              "--wake-by \"task 3 'producer'\" --wake-by loop"));
+    free(s);
+    unlink(path);
+}
+
+static int trace_api_main(void *arg)
+{
+    (void)arg;
+    FILE *null = fopen("/dev/null", "w");
+    CHECK_EQ(cask_trace_write(null), -ENOENT); /* nothing recorded yet */
+    CHECK_EQ(cask_trace_stop(), -ENOENT);
+    CHECK_EQ(cask_trace_start(((size_t)1 << 24) + 1), -EINVAL);
+    CHECK_EQ(cask_trace_start(100), 0);
+    CHECK_EQ(cask_trace_start(100), -EBUSY);
+    CHECK_EQ(cask_trace_write(NULL), -EINVAL);
+    for (int i = 0; i < 300; i++) /* many more events than the ring holds (128) */
+        CHECK_EQ(cask_yield(), 0);
+    int n = cask_trace_write(null); /* while recording */
+    CHECK_EQ(n, 128);
+    CHECK_EQ(cask_trace_stop(), 0);
+    CHECK_EQ(cask_trace_stop(), -ENOENT);
+    CHECK_EQ(cask_trace_write(null), 128); /* kept after the stop */
+    CHECK_EQ(cask_trace_start(0), 0);      /* a new recording replaces it */
+    CHECK_EQ(cask_yield(), 0);
+    n = cask_trace_write(null);
+    CHECK(n > 0 && n < 10);
+    fclose(null);
+    return 0; /* still recording at the end: freed with the loop */
+}
+TEST(debug_trace_api)
+{
+    CHECK_EQ(cask_trace_start(0), -EPERM);
+    CHECK_EQ(cask_trace_stop(), -EPERM);
+    CHECK_EQ(cask_trace_write(stderr), -EPERM);
+    CHECK_EQ(cask_run(trace_api_main, NULL), 0);
+}
+
+static int trace_busy_main(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(cask_yield(), 0);
+    return trace_prog_main(arg);
+}
+TEST(debug_trace_config)
+{
+    char path[] = "/tmp/cask-trace-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    /* the whole run, ring of 64: the oldest events are dropped, the JSON still balances */
+    struct cask_config cfg = {.trace_path = path, .trace_events = 64};
+    CHECK_EQ(cask_run_with(trace_busy_main, NULL, &cfg), 0);
+    char *s = slurp(path);
+    CHECK(s && json_valid(s));
+    CHECK(strstr(s, "\"events\":64,")); /* the ring was full */
+    CHECK(trace_checked(path, "--track consumer --dropped"));
+    free(s);
+    /* the whole run, default ring: main's track from its first run, nothing dropped */
+    struct cask_config cfg2 = {.trace_path = path};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &cfg2), 0);
+    s = slurp(path);
+    CHECK(s && json_valid(s));
+    CHECK(strstr(s, "\"name\":\"Task-1 (task 1)\""));
+    CHECK(strstr(s, "\"dropped\":0"));
+    CHECK(trace_checked(path, "--track 'Task-1 (task 1)' --track producer --wait 'queue get'"));
+    free(s);
+    unlink(path);
+    struct cask_config bad = {.trace_path = ""};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad), -EINVAL);
+    struct cask_config bad2 = {.trace_events = ((size_t)1 << 24) + 1};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad2), -EINVAL);
+}

@@ -33,6 +33,9 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg)
         return 0;
     if (cfg->stall_threshold < 0 || cfg->stall_threshold != cfg->stall_threshold)
         return -EINVAL;
+    int trc = cask__trace_config(l, cfg);
+    if (trc)
+        return trc;
     if (!(cfg->dump_signal || cfg->stall_threshold > 0 || cfg->detect_deadlocks ||
           cfg->report_leftovers))
         return 0;
