@@ -191,6 +191,15 @@ struct cask_loop_stats {
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
     const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
+    /* metrics (see cask_metrics_write) */
+    uint64_t tasks_spawned; /* tasks ever spawned on this loop, main included */
+    size_t ready;           /* tasks and callbacks ready to run now (the ready queue) */
+    uint64_t callbacks;     /* callbacks run (call_soon, call_later, internal ones) */
+    uint64_t polls;         /* times the loop blocked in the poller (nothing was ready) */
+    double poll_seconds;    /* time spent blocked there */
+    uint64_t bytes_read;    /* bytes read by streams, socket calls (cask_recv, UDP) and file
+                             * calls (cask_file_read, ...) on this loop */
+    uint64_t bytes_written; /* bytes written by the same */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -1154,6 +1163,16 @@ int cask_trace_stop(void);
  * the number of events exported, or -EPERM (no loop), -EINVAL (f NULL), -ENOENT (nothing was
  * recorded on this loop), -ENOMEM, -EIO (writing to f failed). */
 int cask_trace_write(FILE *f);
+/*
+ * The loop's metrics (cask_loop_stats) in Prometheus' text exposition format, for a /metrics
+ * endpoint or a file a collector reads: loop iterations, context switches, callbacks, the
+ * ready queue's length, polls and the time blocked in them, tasks live and spawned, stacks,
+ * bytes read and written; each with # HELP and # TYPE lines and the label loop="<thread id>".
+ * Counting costs plain increments on the loop's thread (and two clock reads per blocking
+ * poll). Returns the number of bytes written, or -EPERM (no loop on this thread), -EINVAL (f
+ * NULL), -EIO (writing to f failed).
+ */
+int cask_metrics_write(FILE *f);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

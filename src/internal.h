@@ -287,6 +287,10 @@ struct cask_loop {
      * the hot paths test only this), and the last recording, kept for cask_trace_write */
     struct cask__trace *trace;
     struct cask__trace *trace_buf;
+    /* metrics (cask_loop_stats, cask_metrics_write): times blocked in the poller and for how
+     * long (ns), bytes moved by the stream, socket and file calls */
+    uint64_t polls, poll_ns;
+    uint64_t bytes_read, bytes_written;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -296,6 +300,19 @@ enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 extern __thread cask_loop *cask__loop;
 
 uint64_t cask__clock_ns(void);
+/* Metrics: counts the bytes a read (write) call of the loop's thread moved; returns r. */
+static inline ssize_t cask__count_read(ssize_t r)
+{
+    if (r > 0 && cask__loop)
+        cask__loop->bytes_read += (uint64_t)r;
+    return r;
+}
+static inline ssize_t cask__count_written(ssize_t r)
+{
+    if (r > 0 && cask__loop)
+        cask__loop->bytes_written += (uint64_t)r;
+    return r;
+}
 static inline uint64_t cask__loop_now(cask_loop *l)
 {
     return l->virtual_clock ? l->vnow : cask__clock_ns();

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -905,4 +906,114 @@ TEST(debug_trace_config)
     CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad), -EINVAL);
     struct cask_config bad2 = {.trace_events = ((size_t)1 << 24) + 1};
     CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad2), -EINVAL);
+}
+
+/* ---- metrics ---- */
+
+static int metrics_child(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+static int metrics_writer(void *arg)
+{
+    cask_stream *s = arg;
+    char buf[1000];
+    memset(buf, 'x', sizeof buf);
+    CHECK_EQ(cask_stream_write(s, buf, sizeof buf), (ssize_t)sizeof buf);
+    return 0;
+}
+/* The value of metric name in Prometheus text (after its # HELP and # TYPE lines, which must
+ * be there), or -1. */
+static double prom_value(const char *text, const char *name, const char *type)
+{
+    char help[128], typ[128], sample[128];
+    snprintf(help, sizeof help, "# HELP %s ", name);
+    snprintf(typ, sizeof typ, "# TYPE %s %s\n", name, type);
+    snprintf(sample, sizeof sample, "\n%s{loop=\"", name);
+    const char *h = strstr(text, help), *t = strstr(text, typ), *s = strstr(text, sample);
+    if (!h || !t || !s || !(h < t && t < s))
+        return -1;
+    s = strchr(s, '}');
+    if (!s || s[1] != ' ')
+        return -1;
+    char *end;
+    double v = strtod(s + 2, &end);
+    return *end == '\n' ? v : -1;
+}
+static int metrics_main(void *arg)
+{
+    (void)arg;
+    struct cask_loop_stats a, b;
+    CHECK_EQ(cask_loop_stats(&a), 0);
+    CHECK_EQ(a.tasks_spawned, 1u);
+    cask_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(cask_spawn(&ts[i], metrics_child, NULL), 0);
+    CHECK_EQ(cask_loop_stats(&b), 0);
+    CHECK_EQ(b.tasks_spawned, 4u);
+    CHECK(b.ready >= 3); /* spawned, not run yet */
+    CHECK_EQ(cask_gather(ts, 3, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        cask_release(ts[i]);
+    /* 1000 bytes through a socket pair, by streams */
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cask_stream *w, *r;
+    CHECK_EQ(cask_stream_open(&w, sv[0], NULL), 0);
+    CHECK_EQ(cask_stream_open(&r, sv[1], NULL), 0);
+    CHECK_EQ(cask_loop_stats(&a), 0);
+    cask_task *wt;
+    CHECK_EQ(cask_spawn(&wt, metrics_writer, w), 0);
+    char buf[1000];
+    CHECK_EQ(cask_stream_readexactly(r, buf, sizeof buf, NULL), (ssize_t)sizeof buf);
+    CHECK_EQ(cask_join(wt), 0);
+    cask_release(wt);
+    CHECK_EQ(cask_sleep(0.05), 0); /* the loop blocks in the poller */
+    CHECK_EQ(cask_loop_stats(&b), 0);
+    CHECK(b.bytes_read - a.bytes_read >= 1000);
+    CHECK(b.bytes_written - a.bytes_written >= 1000);
+    CHECK(b.polls > a.polls);
+    CHECK(b.poll_seconds - a.poll_seconds >= 0.04);
+    CHECK(b.iterations > a.iterations);
+    CHECK(b.switches > a.switches);
+    CHECK_EQ(b.ready, 0u);
+    /* the text form: every metric with HELP and TYPE, values as the struct says */
+    struct mem m;
+    mem_open(&m);
+    int n = cask_metrics_write(m.f);
+    const char *s = mem_text(&m);
+    CHECK_EQ(n, (int)strlen(s));
+    CHECK_EQ(prom_value(s, "cask_tasks_spawned_total", "counter"), 5.0);
+    CHECK_EQ(prom_value(s, "cask_tasks_live", "gauge"), 1.0);
+    CHECK_EQ(prom_value(s, "cask_ready_queue_length", "gauge"), 0.0);
+    CHECK(prom_value(s, "cask_read_bytes_total", "counter") >= 1000);
+    CHECK(prom_value(s, "cask_written_bytes_total", "counter") >= 1000);
+    CHECK(prom_value(s, "cask_poll_blocked_seconds_total", "counter") >= 0.04);
+    CHECK(prom_value(s, "cask_polls_blocked_total", "counter") >= 1);
+    CHECK(prom_value(s, "cask_loop_iterations_total", "counter") >= (double)b.iterations);
+    CHECK(prom_value(s, "cask_context_switches_total", "counter") >= (double)b.switches);
+    CHECK(prom_value(s, "cask_callbacks_total", "counter") >= 0);
+    /* each sample line: name{loop="tid"} value */
+    int samples = 0;
+    for (const char *line = s; *line; line = strchr(line, '\n') + 1) {
+        if (line[0] != '#') {
+            CHECK(!strncmp(line, "cask_", 5));
+            CHECK(strstr(line, "{loop=\"") && strstr(line, "\"} "));
+            samples++;
+        }
+        if (!strchr(line, '\n'))
+            break;
+    }
+    CHECK_EQ(samples, 12);
+    mem_close(&m);
+    CHECK_EQ(cask_metrics_write(NULL), -EINVAL);
+    cask_stream_free(w);
+    cask_stream_free(r);
+    return 0;
+}
+TEST(debug_metrics)
+{
+    CHECK_EQ(cask_metrics_write(stderr), -EPERM);
+    CHECK_EQ(cask_run(metrics_main, NULL), 0);
 }

@@ -352,7 +352,10 @@ static void boundary(cask_loop *l, uint64_t timeout)
         __atomic_store_n(&l->in_poll, 1, __ATOMIC_RELAXED);
         if (CASK__UNLIKELY(l->trace))
             cask__trace_loop(l, CASK__TR_POLL, 0, 0);
+        uint64_t t0 = cask__clock_ns(); /* metrics: time blocked (two vDSO reads per block) */
         cask__poll_wait(l->poll, timeout, on_ready, l);
+        l->poll_ns += cask__clock_ns() - t0;
+        l->polls++;
         if (CASK__UNLIKELY(l->trace))
             cask__trace_loop(l, CASK__TR_POLL_END, 0, 0);
         __atomic_store_n(&l->in_poll, 0, __ATOMIC_RELAXED);
@@ -596,6 +599,16 @@ int cask_loop_stats(struct cask_loop_stats *out)
         }
     out->task_structs = l->task_slots;
     out->backend = cask__poll_name(l->poll);
+    out->tasks_spawned = l->next_task_id - 1;
+    for (const struct cask__runnable *r = l->snap_head; r; r = r->next)
+        out->ready++;
+    for (const struct cask__runnable *r = l->ready_head; r; r = r->next)
+        out->ready++;
+    out->callbacks = l->callbacks;
+    out->polls = l->polls;
+    out->poll_seconds = cask__ns_to_seconds(l->poll_ns);
+    out->bytes_read = l->bytes_read;
+    out->bytes_written = l->bytes_written;
     return 0;
 }
 
