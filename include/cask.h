@@ -151,6 +151,11 @@ struct cask_config {
      * reported on stderr). NULL: no recording unless cask_trace_start is called. */
     const char *trace_path;
     size_t trace_events;
+    /* diagnostics, stack use: as each task ends, count the pages of its stack it touched
+     * (its high-water mark) and give them back; when cask_run ends, write to diag_out a table
+     * per task name (per function for unnamed tasks): tasks, median, 99th percentile, max.
+     * Costs a mincore and a madvise per task and a page fault per page a task touches. */
+    bool report_stack_use;
 };
 
 /*

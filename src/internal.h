@@ -465,6 +465,9 @@ void cask__trace_wake(cask_loop *l, const cask_task *t, int status);
 void cask__trace_loop(cask_loop *l, int kind, int i, uint64_t aux);
 /* cask_run's config: starts recording when it names a trace file (or checks the fields). */
 int cask__trace_config(cask_loop *l, const struct cask_config *cfg);
+/* A task's stack is about to go back to the pool (diagnostics on): cfg.report_stack_use
+ * measures it and gives its pages back (debug/stackuse.c). */
+void cask__stackuse_end(cask_loop *l, const cask_task *t);
 /* At loop close: writes the configured trace file, frees the recording. */
 void cask__trace_close(cask_loop *l);
 /* A clock of tick granularity (a few ms), cheap enough for every park while diagnostics are

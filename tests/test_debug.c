@@ -1017,3 +1017,98 @@ TEST(debug_metrics)
     CHECK_EQ(cask_metrics_write(stderr), -EPERM);
     CHECK_EQ(cask_run(metrics_main, NULL), 0);
 }
+
+/* ---- stack use ---- */
+
+int dbg_stack_hog(void *arg);
+int dbg_stack_hog(void *arg)
+{
+    volatile char buf[40 * 1024];
+    for (size_t i = 0; i < sizeof buf; i += 256)
+        buf[i] = (char)i;
+    if (arg)
+        CHECK_EQ(cask_event_wait(arg), 0);
+    return buf[256] == 0 ? 0 : 0;
+}
+static int stack_small(void *arg)
+{
+    (void)arg;
+    return cask_yield();
+}
+static size_t json_num_after(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    return p ? (size_t)strtoull(p + strlen(key), NULL, 10) : 0;
+}
+static int stack_tree_main(void *arg)
+{
+    (void)arg;
+    cask_event ev = CASK_EVENT_INIT;
+    cask_task *t = spawn_named("hog", dbg_stack_hog, &ev);
+    CHECK_EQ(cask_sleep(0.001), 0);
+    struct mem m;
+    mem_open(&m);
+    CHECK_EQ(cask_dump_tree(m.f, CASK_DUMP_JSON | CASK_DUMP_NO_BACKTRACE), 2);
+    char obj[2048];
+    CHECK(task_obj(mem_text(&m), "hog", obj, sizeof obj));
+    CHECK(json_num_after(obj, "\"stack_touched\": ") >= 40 * 1024);
+    CHECK(json_num_after(obj, "\"stack_size\": ") >= 40 * 1024);
+    mem_close(&m);
+    mem_open(&m);
+    CHECK_EQ(cask_dump_tree(m.f, CASK_DUMP_NO_BACKTRACE), 2);
+    const char *line = strstr(mem_text(&m), "    stack: ");
+    line = line ? strstr(line + 1, "    stack: ") : NULL; /* main's, then the hog's */
+    CHECK(line);
+    CHECK(strtoul(line + strlen("    stack: "), NULL, 10) >= 40);
+    mem_close(&m);
+    cask_event_set(&ev);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    return 0;
+}
+TEST(debug_stack_use_in_tree) { CHECK_EQ(cask_run(stack_tree_main, NULL), 0); }
+
+int dbg_stack_report_main(void *arg);
+int dbg_stack_report_main(void *arg)
+{
+    (void)arg;
+    cask_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = spawn_named("hog", dbg_stack_hog, NULL);
+    CHECK_EQ(cask_gather(ts, 3, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        cask_release(ts[i]);
+    CHECK_EQ(cask_sleep(0.001), 0); /* the hogs' stacks are back in the pool */
+    for (int i = 0; i < 5; i++) /* on the stacks the hogs used: measured as their own */
+        ts[i % 3] = spawn_named("small", stack_small, NULL), cask_release(ts[i % 3]);
+    return cask_sleep(0.01);
+}
+/* The numbers of a row of the stack use table: tasks, then max in KiB. */
+static bool stack_row(const char *s, const char *name, unsigned *tasks, unsigned *max_kib)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s ", name);
+    const char *p = strstr(s, key);
+    if (!p)
+        return false;
+    unsigned med, p99;
+    return sscanf(p + strlen(key), " %u %u KiB %u KiB %u KiB", tasks, &med, &p99, max_kib) == 4;
+}
+TEST(debug_stack_use_report)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.report_stack_use = true, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(dbg_stack_report_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    CHECK(strstr(s, "cask: stack use per task"));
+    unsigned n = 0, max = 0;
+    CHECK(stack_row(s, "hog", &n, &max));
+    CHECK_EQ(n, 3u);
+    CHECK(max >= 40);
+    CHECK(stack_row(s, "small", &n, &max));
+    CHECK_EQ(n, 5u);
+    CHECK(max < 40); /* the hogs' pages were given back: not counted as the small ones' */
+    CHECK(strstr(s, "(unnamed) dbg_stack_report_main"));
+    mem_close(&m);
+}

@@ -217,6 +217,8 @@ void cask__reap_dead(cask_loop *l)
     cask_task *d = l->dead;
     l->dead = NULL;
     cask__ctx_destroy(&d->ctx);
+    if (CASK__UNLIKELY(l->diag != NULL)) /* cfg.report_stack_use measures the stack */
+        cask__stackuse_end(l, d);
     cask__stack_put(l->pools[d->pool_index], &d->stack);
     d->stack.lo = d->stack.hi = NULL;
     if (!(d->flags & CASK__TF_HANDLE))

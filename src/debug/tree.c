@@ -213,6 +213,9 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
         }
         if (waited >= 0)
             fprintf(f, ", \"waited_s\": %.6f", waited);
+        if (t->stack.lo)
+            fprintf(f, ", \"stack_touched\": %zu, \"stack_size\": %zu",
+                    cask__stack_touched(&t->stack), (size_t)(t->stack.hi - t->stack.lo));
         fputs(", \"spawned_at\": ", f);
         cask__json_str(f, site);
         fputs(", \"backtrace\": [", f);
@@ -235,6 +238,10 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     fputc('\n', f);
     if (site[0])
         fprintf(f, "%*s    spawned at %s\n", ind, "", site);
+    if (t->stack.lo)
+        fprintf(f, "%*s    stack: %zu KiB of %zu KiB touched\n", ind, "",
+                (cask__stack_touched(&t->stack) + 1023) / 1024,
+                (size_t)(t->stack.hi - t->stack.lo) / 1024);
     for (int i = 0; i < npcs; i++) {
         cask__symbolize(pcs[i], true, sym, sizeof sym);
         fprintf(f, "%*s    %s %s\n", ind, "", i ? "  " : "at", sym);
