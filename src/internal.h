@@ -490,6 +490,9 @@ int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void *
 /* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
  * a task runnable (the receiver except, the diagnostics' own, does not count). */
 bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
+/* True if sig arrived for loop l and the loop has not drained it yet. Callable from any
+ * thread (the stall watchdog: a dump signal the stuck loop cannot handle). */
+bool cask__signal_arrived(cask_loop *l, int sig);
 /* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 /* cask_wait_fd for self once the arguments were checked. */

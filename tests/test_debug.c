@@ -1112,3 +1112,48 @@ TEST(debug_stack_use_report)
     CHECK(strstr(s, "(unnamed) dbg_stack_report_main"));
     mem_close(&m);
 }
+
+/* ---- the dump signal while the loop is stuck: the watchdog writes the tree ---- */
+
+static int stuck_spinner(void *p)
+{
+    (void)p;
+    raise(SIGUSR2); /* the loop cannot answer: this step runs on for 0.4 s */
+    return dbg_spin_without_yielding(0.4) + cask_yield();
+}
+static int stuck_dump_main(void *p)
+{
+    (void)p;
+    cask_task *w = spawn_named("sleeper", dbg_event_waiter, NULL);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    cask_task *t = spawn_named("spinner", stuck_spinner, NULL);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    cask_cancel(w);
+    CHECK_EQ(cask_join(w), -ECANCELED);
+    cask_release(w);
+    return 0;
+}
+TEST(debug_dump_signal_while_stuck)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.stall_threshold = 0.05, .dump_signal = SIGUSR2, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(stuck_dump_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    const char *stall = strstr(s, "cask: stall: task 3 'spinner'");
+    const char *out = strstr(s, "cask: signal 12 while the loop is stuck (");
+    CHECK(stall && out && out > stall);
+    CHECK(strstr(out, "task tree, written by the watchdog\ntask tree: 3 tasks\n"));
+    const char *spin = strstr(out, "'spinner' running");
+    CHECK(spin);
+    CHECK(strstr(spin, "dbg_spin_without_yielding")); /* its live backtrace */
+    const char *sleeper = strstr(out, "'sleeper' waiting");
+    CHECK(sleeper);
+    CHECK(strstr(sleeper, "dbg_event_waiter")); /* parked: its own stack */
+    /* once the step ended, the loop answered the signal itself */
+    const char *later = strstr(out, "cask: signal 12: task tree");
+    CHECK(later);
+    CHECK(!strstr(later, "'spinner' running"));
+    mem_close(&m);
+}

@@ -15,6 +15,7 @@ struct cask__stall;
 struct cask__diag {
     FILE *out;               /* where reports go */
     cask_signal *dump_rx;    /* the dump signal's receiver, or NULL */
+    int dump_sig;            /* cfg.dump_signal (the watchdog answers it when the loop is stuck) */
     bool detect_deadlocks;
     bool report_leftovers;
     int stuck_reports;       /* times "nothing can run again" was reported */
@@ -39,6 +40,11 @@ void cask__on_big_stack(void (*fn)(void *), void *arg);
 size_t cask__stack_touched(const struct cask__stack *s);
 int cask__stackuse_start(cask_loop *l);
 void cask__stackuse_stop(cask_loop *l);
+/* The task tree of l, written from another thread (the stall watchdog) while l's thread is
+ * stuck in one step: only reads; running is the stuck task (NULL: a callback) and pcs its
+ * live frames. */
+void cask__dump_tree_outside(cask_loop *l, FILE *f, const cask_task *running, void *const *pcs,
+                             int n);
 /* Stall watchdog (debug/stall.c). */
 int cask__stall_start(cask_loop *l, double threshold, FILE *out);
 void cask__stall_stop(cask_loop *l);

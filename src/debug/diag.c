@@ -44,6 +44,7 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg)
         return -ENOMEM;
     d->out = cfg->diag_out ? cfg->diag_out : stderr;
     d->detect_deadlocks = cfg->detect_deadlocks;
+    d->dump_sig = cfg->dump_signal;
     d->report_leftovers = cfg->report_leftovers;
     l->diag = d;
     int rc = 0;
