@@ -43,6 +43,8 @@ void cask__fd_ready(cask_loop *l, int fd, int events)
     if (fd < 0 || fd >= l->nfds_cap)
         return;
     struct cask__fd *e = &l->fds[fd];
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_loop(l, CASK__TR_FD, fd, (uint64_t)events);
     e->ready |= (uint8_t)events;
     struct cask__waiter *ws[2] = {e->rd, e->wr};
     for (int i = 0; i < 2; i++) {

@@ -217,6 +217,8 @@ void cask__reap_dead(cask_loop *l)
     cask_task *d = l->dead;
     l->dead = NULL;
     cask__ctx_destroy(&d->ctx);
+    if (CASK__UNLIKELY(l->diag != NULL)) /* cfg.report_stack_use measures the stack */
+        cask__stackuse_end(l, d);
     cask__stack_put(l->pools[d->pool_index], &d->stack);
     d->stack.lo = d->stack.hi = NULL;
     if (!(d->flags & CASK__TF_HANDLE))
@@ -259,6 +261,8 @@ static void task_main(void *p)
     CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
                 cask_task_name(t));
     finish(l, t, status);
+    if (CASK__UNLIKELY(l->trace)) /* after finish: the wakes it made come from this task */
+        cask__trace_task(l, CASK__TR_END, t, status);
     l->dead = t; /* its stack goes back to the pool once we have switched away */
     struct cask__ctx *next;
     if (t->back) {
@@ -288,6 +292,8 @@ bool cask__task_start(cask_loop *l, cask_task *t)
         }
         status = rc; /* no memory for its stack: it ends with -ENOMEM without running */
     }
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_END, t, status);
     if (finish(l, t, status))
         struct_free(l, t);
     return false;
@@ -300,6 +306,8 @@ void cask__task_run(cask_loop *l, cask_task *t)
     t->state = CASK__T_RUNNING;
     l->current = t;
     __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog reads it */
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_RUN, t, 0);
     cask__ctx_switch(&l->sched, &t->ctx, 0);
     l->current = NULL; /* whichever task switched back here chose the scheduler */
     cask__reap(l);
@@ -373,6 +381,8 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     }
     all_link(l, t);
     l->tasks_live++;
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_SPAWN, t, 0);
     if (out)
         *out = t;
     if (link) /* before it can run, even eagerly */
@@ -385,8 +395,12 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
         t->state = CASK__T_RUNNING;
         l->current = t;
         __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_task(l, CASK__TR_RUN, t, 0);
         cask__ctx_switch(from, &t->ctx, 0);
         l->current = self;
+        if (CASK__UNLIKELY(l->trace) && self) /* the spawner runs on */
+            cask__trace_task(l, CASK__TR_RUN, self, 0);
         cask__reap(l);
         return 0;
     }
@@ -499,6 +513,8 @@ int cask_task_set_name(cask_task *t, const char *name)
     snprintf(t->name, sizeof t->name, "%s", name);
     if (!t->name[0])
         cask_task_name(t);
+    if (CASK__UNLIKELY(t->loop && t->loop->trace))
+        cask__trace_task(t->loop, CASK__TR_NAME, t, 0);
     return 0;
 }
 

@@ -319,21 +319,27 @@ static ssize_t do_write(int fd, const void *buf, size_t n, int64_t off)
     return (ssize_t)done;
 }
 
-ssize_t cask_file_read(int fd, void *buf, size_t n) { return do_read(fd, buf, n, -1); }
-ssize_t cask_file_write(int fd, const void *buf, size_t n) { return do_write(fd, buf, n, -1); }
+ssize_t cask_file_read(int fd, void *buf, size_t n)
+{
+    return cask__count_read(do_read(fd, buf, n, -1));
+}
+ssize_t cask_file_write(int fd, const void *buf, size_t n)
+{
+    return cask__count_written(do_write(fd, buf, n, -1));
+}
 
 ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off)
 {
     if (off < 0)
         return check_task() ? -EPERM : -EINVAL;
-    return do_read(fd, buf, n, off);
+    return cask__count_read(do_read(fd, buf, n, off));
 }
 
 ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off)
 {
     if (off < 0)
         return check_task() ? -EPERM : -EINVAL;
-    return do_write(fd, buf, n, off);
+    return cask__count_written(do_write(fd, buf, n, off));
 }
 
 static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int64_t off)
@@ -366,12 +372,12 @@ static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int
 
 ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off)
 {
-    return do_vec(CASK__OP_READV, fd, iov, iovcnt, off);
+    return cask__count_read(do_vec(CASK__OP_READV, fd, iov, iovcnt, off));
 }
 
 ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off)
 {
-    return do_vec(CASK__OP_WRITEV, fd, iov, iovcnt, off);
+    return cask__count_written(do_vec(CASK__OP_WRITEV, fd, iov, iovcnt, off));
 }
 
 static int fd_op(int kind, int fd, int64_t off, int64_t len, int mode)
