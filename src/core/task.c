@@ -341,6 +341,37 @@ void cask__task_run(cask_loop *l, cask_task *t)
     cask__reap(l);
 }
 
+/* Eager start: the task runs now, inside the spawn call, until it first suspends or ends; it
+ * needs its stack now (and a failure is the caller's). */
+static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cask_task **out,
+                                                 void (*link)(cask_task *t, void *ctx), void *ctx)
+{
+    int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+    if (CASK__UNLIKELY(rc)) {
+        t->state = CASK__T_DONE;
+        t->run.next = (struct cask__runnable *)l->task_free;
+        l->task_free = t;
+        return rc;
+    }
+    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main, t);
+    all_link(l, t);
+    l->tasks_live++;
+    if (out)
+        *out = t;
+    if (link) /* before it can run, even eagerly */
+        link(t, ctx);
+    cask_task *self = l->current;
+    struct cask__ctx *from = self ? &self->ctx : &l->sched;
+    t->back = from;
+    t->state = CASK__T_RUNNING;
+    l->current = t;
+    __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
+    cask__ctx_switch(from, &t->ctx, 0);
+    l->current = self;
+    cask__reap(l);
+    return 0;
+}
+
 /*
  * Spawn. Only the fields that must start known are written (a struct from the free list keeps
  * whatever its last task left): the context is built when the task first runs, the name when
@@ -397,37 +428,14 @@ spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct ca
     t->name[0] = 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
-    bool eager = (o && o->eager) || l->eager;
-    if (eager) { /* it runs now: it needs its stack now (and a failure is the caller's) */
-        int rc = cask__stack_get(l->pools[pi], &t->stack);
-        if (CASK__UNLIKELY(rc)) {
-            t->state = CASK__T_DONE;
-            t->run.next = (struct cask__runnable *)l->task_free;
-            l->task_free = t;
-            return rc;
-        }
-        cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main,
-                       t);
-    }
+    if (CASK__UNLIKELY((o && o->eager) || l->eager))
+        return spawn_eager(l, t, out, link, ctx);
     all_link(l, t);
     l->tasks_live++;
     if (out)
         *out = t;
-    if (link) /* before it can run, even eagerly */
+    if (link) /* before it can run */
         link(t, ctx);
-    if (eager) {
-        /* eager start: run it now, inside this call, until it first suspends or ends */
-        cask_task *self = l->current;
-        struct cask__ctx *from = self ? &self->ctx : &l->sched;
-        t->back = from;
-        t->state = CASK__T_RUNNING;
-        l->current = t;
-        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
-        cask__ctx_switch(from, &t->ctx, 0);
-        l->current = self;
-        cask__reap(l);
-        return 0;
-    }
     t->state = CASK__T_READY;
     cask__ready_push(l, &t->run);
     return 0;
