@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scale curves: N tasks sleeping 2 s at once, for N = 10k, 100k, 1M, in cask (ordinary
-# tasks), Go (goroutines) and Node.js (async functions). For each: wall time and bytes per
+# tasks), cask_compact (compact tasks), Go (goroutines) and Node.js (async functions). For each: wall time and bytes per
 # task (peak RSS growth / N). Every run takes the machine-wide benchmark lock; each point is
 # the median of REPS runs. Results go to build/bench/scale.txt; bench/scale_svg.py draws
 # docs/scale.svg and prints the table for docs/benchmarks.md.
@@ -20,8 +20,8 @@ SIZES=("$@")
 
 note() { echo "scale: $*" >&2; }
 mkdir -p "$OUT"
-make -C "$ROOT" -s build/bench/cask_core >&2 || exit 1
-peers=(cask)
+make -C "$ROOT" -s build/bench/cask_core build/bench/cask_compact >&2 || exit 1
+peers=(cask cask_compact)
 if command -v "$GO" >/dev/null 2>&1 &&
     (cd "$PEERS/go" && GOCACHE=$OUT/gocache GOPATH=$OUT/gopath GOPROXY=off GOFLAGS='' \
         GO111MODULE=on "$GO" build -o "$OUT/peer-go" .) >&2; then
@@ -45,6 +45,7 @@ for n in "${SIZES[@]}"; do
     for peer in "${peers[@]}"; do
         case $peer in
         cask) cmd=("$OUT/cask_core" sleepers "$n") ;;
+        cask_compact) cmd=("$OUT/cask_compact" sleepers "$n") ;;
         go) cmd=("$OUT/peer-go" sleepers "$n") ;;
         node) cmd=("$NODE" --max-old-space-size=16384 "$PEERS/node.js" sleepers "$n") ;;
         esac
