@@ -153,14 +153,14 @@ void cask__ring_forget(int fd)
 /* ---- streams: a multishot receive with provided buffers ---- */
 
 #define RX_WAKE_NONE INT32_MIN
-#define RX_ROOM 16384 /* the size of the ring's provided buffers (poll/uring.c) */
+#define RX_ROOM 16384      /* the size of the ring's provided buffers (poll/uring.c) */
 #define RX_AGAIN (-EAGAIN) /* the receive ended (buffers ran out, high-water mark): arm again */
 
 struct cask__rx {
     struct cask__mrecv m;
-    struct cask_stream *s;   /* NULL once the stream let go: the last report frees this */
-    struct cask__waiter *w;  /* the reading task, parked */
-    char *dst;               /* its buffer, for the first arrival (direct reads) */
+    struct cask_stream *s;  /* NULL once the stream let go: the last report frees this */
+    struct cask__waiter *w; /* the reading task, parked */
+    char *dst;              /* its buffer, for the first arrival (direct reads) */
     size_t dstn;
 };
 
