@@ -52,7 +52,7 @@ ssize_t cask__read_once(int fd, bool is_sock, void *buf, size_t n)
 {
     ssize_t r = is_sock ? recv(fd, buf, n, 0) : read(fd, buf, n);
     if (r >= 0)
-        return r;
+        return cask__count_read(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -60,7 +60,7 @@ ssize_t cask__write_once(int fd, bool is_sock, const void *buf, size_t n)
 {
     ssize_t r = is_sock ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
     if (r >= 0)
-        return r;
+        return cask__count_written(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -74,7 +74,7 @@ ssize_t cask__writev_once(int fd, bool is_sock, const struct iovec *iov, int iov
         r = writev(fd, iov, iovcnt);
     }
     if (r >= 0)
-        return r;
+        return cask__count_written(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -204,7 +204,7 @@ ssize_t cask__sock_io(int fd, bool out, void *buf, size_t n, int flags, struct c
         else
             r = recv(fd, buf, n, flags | MSG_DONTWAIT);
         if (r >= 0)
-            return r;
+            return out ? cask__count_written(r) : cask__count_read(r);
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
