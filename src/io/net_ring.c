@@ -109,7 +109,7 @@ ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_RECV, fd, buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_read((ssize_t)run(&n));
 }
 
 ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
@@ -117,7 +117,7 @@ ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_SEND, fd, (void *)buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_written((ssize_t)run(&n));
 }
 
 int cask__ring_accept(int lfd, struct cask_addr *peer)
@@ -180,6 +180,7 @@ static void rx_on_data(struct cask__mrecv *m, int res, const char *data, bool mo
     }
     int wake = RX_WAKE_NONE;
     if (res > 0) {
+        cask__count_read(res);
         size_t k = 0, len = (size_t)res;
         if (rx->dst && s->end == s->start) { /* hand the bytes straight to the reader */
             k = len < rx->dstn ? len : rx->dstn;
