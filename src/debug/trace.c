@@ -19,10 +19,10 @@ struct ev {
     uint64_t ts;   /* cask__ticks() */
     uint64_t task; /* the task it is about (0: the loop) */
     uint32_t kind;
-    int32_t i;     /* status, fd */
+    int32_t i; /* status, fd */
     union {
         struct {
-            uint64_t other;  /* waker, spawner (0: the loop); lock owner or joined task */
+            uint64_t other;   /* waker, spawner (0: the loop); lock owner or joined task */
             const char *what; /* the waiter's static words */
             const void *obj;  /* the object waited on; the spawn site */
             uint64_t aux;     /* a sleep's time left (ns), an fd's events */
@@ -33,11 +33,11 @@ struct ev {
 
 struct cask__trace {
     struct ev *ev;
-    uint64_t cap; /* a power of two */
-    uint64_t n;   /* events ever written; the ring holds the last cap */
+    uint64_t cap;       /* a power of two */
+    uint64_t n;         /* events ever written; the ring holds the last cap */
     uint64_t t0, tick0; /* the start: cask__clock_ns() and cask__ticks() */
-    uint64_t cur; /* the task running as the events see it (0: the loop) */
-    char *path;   /* cask_config.trace_path: written when the loop closes */
+    uint64_t cur;       /* the task running as the events see it (0: the loop) */
+    char *path;         /* cask_config.trace_path: written when the loop closes */
 };
 
 static inline struct ev *put(struct cask__trace *tr, uint32_t kind, uint64_t task)
@@ -56,17 +56,13 @@ void cask__trace_task(cask_loop *l, int kind, const cask_task *t, int i)
     struct ev *e = put(tr, (uint32_t)kind, t->id);
     e->i = i;
     switch (kind) {
-    case CASK__TR_RUN:
-        tr->cur = t->id;
-        break;
+    case CASK__TR_RUN: tr->cur = t->id; break;
     case CASK__TR_SPAWN:
         e->u.w.other = tr->cur;
         e->u.w.obj = t->spawn_site;
         e->u.w.aux = t->parent_id;
         break;
-    case CASK__TR_NAME:
-        memcpy(e->u.name, t->name, sizeof e->u.name);
-        break;
+    case CASK__TR_NAME: memcpy(e->u.name, t->name, sizeof e->u.name); break;
     default: /* yield, end: it leaves the CPU */
         if (tr->cur == t->id)
             tr->cur = 0;
@@ -187,8 +183,8 @@ struct track {
     char name[32];
     uint64_t parent;
     const void *site;
-    int open;           /* 0 nothing, 1 "run", 2 a wait */
-    uint64_t flow;      /* a flow to end at its next run (0: none) */
+    int open;      /* 0 nothing, 1 "run", 2 a wait */
+    uint64_t flow; /* a flow to end at its next run (0: none) */
     const char *flow_name;
 };
 
@@ -325,9 +321,7 @@ static void one_event(struct exp *x, const struct ev *e)
         fputs(",\"cat\":\"wait\"}", f);
         k->open = 2;
         break;
-    case CASK__TR_YIELD:
-        end_slice(x, k, e->ts, NULL, 0);
-        break;
+    case CASK__TR_YIELD: end_slice(x, k, e->ts, NULL, 0); break;
     case CASK__TR_END:
         end_slice(x, k, e->ts, NULL, 0);
         head(x, "i", "end", e->task, e->ts);
@@ -369,8 +363,7 @@ static void one_event(struct exp *x, const struct ev *e)
         head(x, "i", words, 0, e->ts);
         fputs(",\"s\":\"t\"}", f);
         break;
-    default:
-        break; /* names: read in the first pass */
+    default: break; /* names: read in the first pass */
     }
 }
 
@@ -396,14 +389,22 @@ static void export(void *p)
             track(x, e->u.w.other);
     }
     int pid = (int)getpid();
-    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"cask\",\"events\":%" PRIu64
-               ",\"dropped\":%" PRIu64 "},\n\"traceEvents\":[", x->last - x->first, x->first);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-               "\"cask loop\"}},", pid);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-               "\"loop\"}},", pid);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{"
-               "\"sort_index\":0}}", pid);
+    fprintf(f,
+            "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"cask\",\"events\":%" PRIu64
+            ",\"dropped\":%" PRIu64 "},\n\"traceEvents\":[",
+            x->last - x->first, x->first);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+            "\"cask loop\"}},",
+            pid);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+            "\"loop\"}},",
+            pid);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{"
+            "\"sort_index\":0}}",
+            pid);
     x->comma = true;
     for (size_t i = 0; i <= x->mask; i++) {
         struct track *k = &x->tracks[i];
@@ -412,11 +413,15 @@ static void export(void *p)
         char name[80], tn[40], site[200] = "";
         snprintf(name, sizeof name, "%s (task %" PRIu64 ")", task_name(x, k->id, tn, sizeof tn),
                  k->id);
-        fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%" PRIu64
-                   ",\"args\":{\"name\":", pid, k->id);
+        fprintf(f,
+                ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%" PRIu64
+                ",\"args\":{\"name\":",
+                pid, k->id);
         cask__json_str(f, name);
-        fprintf(f, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%" PRIu64
-                   ",\"args\":{\"sort_index\":%" PRIu64 "}}", pid, k->id, k->id);
+        fprintf(f,
+                "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%" PRIu64
+                ",\"args\":{\"sort_index\":%" PRIu64 "}}",
+                pid, k->id, k->id);
         if (k->site) {
             cask__symbolize(k->site, true, site, sizeof site);
             head(x, "i", "spawned at", k->id, tr->tick0);
