@@ -145,6 +145,13 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
+    /* network on io_uring (docs/net.md "The ring path"): "ring" runs sockets' accept, recv and
+     * send on the io_uring backend's ring, "ready" waits for readiness and calls the kernel
+     * (the default); NULL or "": the environment variable CASK_NET if set, else the default.
+     * "ring" on the epoll backend, or on a kernel without those ring operations, is
+     * readiness; cask_loop_stats says which runs. Any other name: cask_run_with fails with
+     * -EINVAL. */
+    const char *net;
     /* diagnostics, the trace timeline (see cask_trace_start): with trace_path set, the loop
      * records from its start into a ring of trace_events events (0: 65536; at most 2^24) and
      * writes the Chrome/Perfetto JSON to trace_path when cask_run ends (a failure to write is
@@ -168,7 +175,8 @@ struct cask_config {
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
  *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
- *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring", or the network path
+ *            named (cfg->net, else $CASK_NET) is not "ring" or "ready".
  *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
  *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
@@ -196,6 +204,7 @@ struct cask_loop_stats {
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
     const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
+    const char *net;      /* sockets' path: "ring" (io_uring) or "ready" (readiness) */
     /* metrics (see cask_metrics_write) */
     uint64_t tasks_spawned; /* tasks ever spawned on this loop, main included */
     size_t ready;           /* tasks and callbacks ready to run now (the ready queue) */
@@ -483,7 +492,10 @@ int cask_fd_forget(int fd);
  * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
  * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
  * to the ring or a thread only when the data is not cached; a task reading cached data yields
- * to the loop after each 1 MiB, so the loop never stalls on it.
+ * to the loop after each 256 KiB, so the loop never stalls on it. Files that cask_file_open
+ * finds on a memory file system (tmpfs, ramfs) are read, written and synced with plain
+ * syscalls on the loop's thread (cheaper than any ring or thread trip; memory never waits);
+ * close those with cask_file_close.
  * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
  * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
  * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN

@@ -225,6 +225,7 @@ struct cask__fd {
     struct cask__waiter *rd, *wr;
     uint8_t registered;
     uint8_t ready; /* CASK_READABLE/WRITABLE edges seen and not yet consumed */
+    uint8_t memfile; /* opened by cask_file_open on tmpfs/ramfs: reads and writes run inline */
 };
 struct cask__poll;
 
@@ -503,6 +504,13 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
 /* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
 void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* Marks fd as a file of a memory file system, whose reads and writes copy memory and never
+ * wait for a device (io/fs.c runs them inline). Cleared by cask__fd_forget. 0 or -ENOMEM. */
+int cask__fd_set_memfile(cask_loop *l, int fd);
+static inline bool cask__fd_memfile(const cask_loop *l, int fd)
+{
+    return fd >= 0 && fd < l->nfds_cap && l->fds[fd].memfile;
+}
 /* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
  * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
  * waits for it and gets fn's return value (the cancellation stays pending). */

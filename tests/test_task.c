@@ -973,3 +973,68 @@ static int join_cycle_main(void *arg)
     return 0;
 }
 TEST(join_cycle_cancel_ends_both) { CHECK_EQ(ct_run_virtual(join_cycle_main, NULL), 0); }
+
+/* A batch of tasks spawned in one go starts in spawn order whatever each one is: a task that
+ * ends hands its stack straight to the next never-run task (task.c), unless that one was
+ * cancelled before its first run, wants another stack size, or the one ending parked first.
+ * Each task sees itself as the current task, with its own name and id. */
+static cask_task *chain[6];
+static int chain_body(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    if (chain[i]) /* the detached one (4) has no handle to compare */
+        CHECK(cask_current() == chain[i]);
+    char want[32];
+    snprintf(want, sizeof want, "Task-%llu", (unsigned long long)cask_task_id(cask_current()));
+    CHECK_STR(cask_task_name(cask_current()), want);
+    ct_log("%c", 'a' + i);
+    if (i == 3) { /* parks in the middle of the chain, then ends after the others */
+        CHECK_EQ(cask_sleep(0), 0);
+        ct_log("d2");
+    }
+    return i == 5 ? -EIO : i;
+}
+static int chain_empty(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+static int chain_main(void *arg)
+{
+    (void)arg;
+    struct cask_spawn_opts big = {.stack_size = 128 * 1024};
+    CHECK_EQ(cask_spawn(&chain[0], chain_body, (void *)(intptr_t)0), 0);
+    CHECK_EQ(cask_spawn(&chain[1], chain_body, (void *)(intptr_t)1), 0);
+    CHECK(cask_cancel(chain[1])); /* before its first run: its body never runs */
+    CHECK_EQ(cask_spawn_with(&chain[2], chain_body, (void *)(intptr_t)2, &big), 0);
+    CHECK_EQ(cask_spawn(&chain[3], chain_body, (void *)(intptr_t)3), 0);
+    CHECK_EQ(cask_spawn(NULL, chain_body, (void *)(intptr_t)4), 0);
+    CHECK_EQ(cask_spawn(&chain[5], chain_body, (void *)(intptr_t)5), 0);
+    CHECK_EQ(cask_join(chain[0]), 0);
+    CHECK_LOG("a,c,d,e,f");
+    CHECK_EQ(cask_join(chain[1]), -ECANCELED);
+    CHECK_EQ(cask_join(chain[2]), 2);
+    CHECK_EQ(cask_join(chain[3]), 3);
+    CHECK_LOG("a,c,d,e,f,d2");
+    CHECK_EQ(cask_join(chain[5]), -EIO);
+    for (int i = 0; i < 6; i++)
+        if (chain[i])
+            cask_release(chain[i]);
+    memset(chain, 0, sizeof chain);
+    /* a thousand tasks in one batch: every start is counted as a switch, as before */
+    struct cask_loop_stats s0, s1;
+    CHECK_EQ(cask_loop_stats(&s0), 0);
+    static cask_task *many[1000];
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(cask_spawn(&many[i], chain_empty, NULL), 0);
+    for (int i = 0; i < 1000; i++) {
+        CHECK_EQ(cask_join(many[i]), 0);
+        CHECK(cask_task_done(many[i]));
+        cask_release(many[i]);
+    }
+    CHECK_EQ(cask_loop_stats(&s1), 0);
+    CHECK(s1.switches - s0.switches >= 1000);
+    CHECK_EQ(s1.tasks_live, s0.tasks_live);
+    return 0;
+}
+TEST(spawn_batch_starts_in_order) { CHECK_EQ(ct_run_virtual(chain_main, NULL), 0); }

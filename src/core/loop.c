@@ -491,7 +491,7 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!l->ts_mutex)
         goto out_free_loop;
     pthread_mutex_init(l->ts_mutex, NULL);
-    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL);
+    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL, cfg ? cfg->net : NULL);
     if (rc)
         goto out_free_mutex;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -599,6 +599,7 @@ int cask_loop_stats(struct cask_loop_stats *out)
         }
     out->task_structs = l->task_slots;
     out->backend = cask__poll_name(l->poll);
+    out->net = cask__poll_net(l->poll);
     out->tasks_spawned = l->next_task_id - 1;
     for (const struct cask__runnable *r = l->snap_head; r; r = r->next)
         out->ready++;

@@ -247,22 +247,60 @@ static bool finish(cask_loop *l, cask_task *t, int status)
     return true;
 }
 
+/*
+ * The next task of this iteration's snapshot, if it can start on the stack of t, which has
+ * just ended: it has never run, wants a stack of the same pool and was not cancelled before
+ * its first run. task_main's frame is the first on the stack, so going round task_main's loop
+ * with that task is the same as starting it on a fresh stack, minus the stack taken from the
+ * pool, the first frame built and the switch. The order is the scheduler's: cask__next would
+ * have picked this very task (the snapshot's head) and started it.
+ */
+static inline cask_task *chain_next(cask_loop *l, cask_task *t)
+{
+    struct cask__runnable *r = l->snap_head;
+    if (!r || r->kind != CASK__RUN_TASK || t->back || t == l->main_task)
+        return NULL;
+    if (CASK__UNLIKELY(l->diag || l->trace)) /* each task's stack use and runs are recorded */
+        return NULL;
+    cask_task *n = (cask_task *)r;
+    if (n->stack.lo || n->pool_index != t->pool_index || n->ncancel > 0)
+        return NULL;
+    l->snap_head = r->next;
+    n->stack = t->stack; /* the stack and its context (sanitizer fibers included) move over */
+    n->ctx = t->ctx;
+    n->ctx.asan_fake = NULL;
+    t->stack.lo = t->stack.hi = NULL;
+    t->ctx.tsan_fiber = NULL;
+    n->state = CASK__T_RUNNING;
+    l->current = n;
+    __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog */
+    return n;
+}
+
 static void task_main(void *p)
 {
     cask_task *t = p;
     cask_loop *l = t->loop;
     cask__ctx_entered();
     cask__reap(l);
-    int status = t->fn(t->arg);
-    if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
-        status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
-    /* the scopes' structs died with the body's frame while their deadlines (a group's
-     * children) still point there: nothing can be undone without reading dead memory */
-    CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
-                cask_task_name(t));
-    finish(l, t, status);
-    if (CASK__UNLIKELY(l->trace)) /* after finish: the wakes it made come from this task */
-        cask__trace_task(l, CASK__TR_END, t, status);
+    for (;;) {
+        int status = t->fn(t->arg);
+        if (status >= 0 && t->ncancel > 0 && !(t->flags & CASK__TF_DELIVERED))
+            status = -ECANCELED; /* it cancelled itself and returned (asyncio: ends cancelled) */
+        /* the scopes' structs died with the body's frame while their deadlines (a group's
+         * children) still point there: nothing can be undone without reading dead memory */
+        CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
+                    cask_task_name(t));
+        bool unheld = finish(l, t, status);
+        if (CASK__UNLIKELY(l->trace)) /* after finish: the wakes it made come from this task */
+            cask__trace_task(l, CASK__TR_END, t, status);
+        cask_task *n = chain_next(l, t);
+        if (!n)
+            break;
+        if (unheld)
+            struct_free(l, t);
+        t = n;
+    }
     l->dead = t; /* its stack goes back to the pool once we have switched away */
     struct cask__ctx *next;
     if (t->back) {
@@ -313,26 +351,53 @@ void cask__task_run(cask_loop *l, cask_task *t)
     cask__reap(l);
 }
 
-/* The spawn site (for diagnostics) is the public call's return address, symbolized only when
- * a report needs it. */
-int cask_spawn(cask_task **out, cask_fn fn, void *arg)
+/* Eager start: the task runs now, inside the spawn call, until it first suspends or ends; it
+ * needs its stack now (and a failure is the caller's). */
+static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cask_task **out,
+                                                 void (*link)(cask_task *t, void *ctx), void *ctx)
 {
-    if (CASK__LIKELY(cask__loop != NULL))
-        cask__loop->spawn_site = __builtin_return_address(0);
-    return cask__spawn(out, fn, arg, NULL, NULL, NULL);
+    int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+    if (CASK__UNLIKELY(rc)) {
+        t->state = CASK__T_DONE;
+        t->run.next = (struct cask__runnable *)l->task_free;
+        l->task_free = t;
+        return rc;
+    }
+    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main, t);
+    all_link(l, t);
+    l->tasks_live++;
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_SPAWN, t, 0);
+    if (out)
+        *out = t;
+    if (link) /* before it can run, even eagerly */
+        link(t, ctx);
+    cask_task *self = l->current;
+    struct cask__ctx *from = self ? &self->ctx : &l->sched;
+    t->back = from;
+    t->state = CASK__T_RUNNING;
+    l->current = t;
+    __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_RUN, t, 0);
+    cask__ctx_switch(from, &t->ctx, 0);
+    l->current = self;
+    if (CASK__UNLIKELY(l->trace) && self) /* the spawner runs on */
+        cask__trace_task(l, CASK__TR_RUN, self, 0);
+    cask__reap(l);
+    return 0;
 }
 
-int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
+/*
+ * Spawn. Only the fields that must start known are written (a struct from the free list keeps
+ * whatever its last task left): the context is built when the task first runs, the name when
+ * first asked for. The spawn site (for diagnostics) is the public call's return address,
+ * symbolized only when a report needs it.
+ */
+static inline __attribute__((always_inline)) int
+spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
+           void (*link)(cask_task *t, void *ctx), void *ctx, void *site)
 {
-    if (CASK__LIKELY(cask__loop != NULL))
-        cask__loop->spawn_site = __builtin_return_address(0);
-    return cask__spawn(out, fn, arg, o, NULL, NULL);
-}
-
-int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
-                void (*link)(cask_task *t, void *ctx), void *ctx)
-{
-    cask_loop *l = cask__loop;
     if (out)
         *out = NULL;
     if (CASK__UNLIKELY(!l))
@@ -340,7 +405,7 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     if (CASK__UNLIKELY(!fn))
         return -EINVAL;
     size_t size = o && o->stack_size ? o->stack_size : l->stack_size;
-    if (size < CASK_STACK_MIN || size > CASK_STACK_MAX)
+    if (CASK__UNLIKELY(size < CASK_STACK_MIN || size > CASK_STACK_MAX))
         return -EINVAL; /* (a size no mapping can have would also take up a pool slot) */
     uint8_t pi = 0;
     if (CASK__UNLIKELY(!l->pools[0]) ||
@@ -353,60 +418,67 @@ int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_
     cask_task *t = struct_alloc(l);
     if (CASK__UNLIKELY(!t))
         return -ENOMEM;
-    /* every field up to the name starts zero: one block clear instead of a store per field */
-    memset(t, 0, offsetof(cask_task, name));
-    t->name[0] = 0;
     t->run.kind = CASK__RUN_TASK;
+    t->state = CASK__T_NEW;
     t->flags = out ? CASK__TF_HANDLE : 0;
     t->pool_index = pi;
+    t->spare = 0;
+    t->ncancel = 0;
+    t->wake = 0;
+    t->status = 0;
+    t->back = NULL;
     t->loop = l;
     t->fn = fn;
     t->arg = arg;
+    t->waiter = NULL;
+    t->scope = NULL;
+    t->joiners.head = t->joiners.tail = NULL;
+    t->stack.lo = NULL; /* no stack until it first runs */
     t->id = l->next_task_id++;
-    t->spawn_site = l->spawn_site;
-    l->spawn_site = NULL;
+    t->group = NULL;
+    t->on_done = NULL;
+    t->group_next = t->group_prev = NULL;
+    t->spawn_site = site;
     t->parent_id = l->current ? l->current->id : 0;
+    t->park_ns = 0;
+    t->name[0] = 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
-    bool eager = (o && o->eager) || l->eager;
-    if (eager) { /* it runs now: it needs its stack now (and a failure is the caller's) */
-        int rc = cask__stack_get(l->pools[pi], &t->stack);
-        if (CASK__UNLIKELY(rc)) {
-            t->run.next = (struct cask__runnable *)l->task_free;
-            l->task_free = t;
-            return rc;
-        }
-        cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main,
-                       t);
-    }
+    if (CASK__UNLIKELY((o && o->eager) || l->eager))
+        return spawn_eager(l, t, out, link, ctx);
     all_link(l, t);
     l->tasks_live++;
     if (CASK__UNLIKELY(l->trace))
         cask__trace_task(l, CASK__TR_SPAWN, t, 0);
     if (out)
         *out = t;
-    if (link) /* before it can run, even eagerly */
+    if (link) /* before it can run */
         link(t, ctx);
-    if (eager) {
-        /* eager start: run it now, inside this call, until it first suspends or ends */
-        cask_task *self = l->current;
-        struct cask__ctx *from = self ? &self->ctx : &l->sched;
-        t->back = from;
-        t->state = CASK__T_RUNNING;
-        l->current = t;
-        __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
-        if (CASK__UNLIKELY(l->trace))
-            cask__trace_task(l, CASK__TR_RUN, t, 0);
-        cask__ctx_switch(from, &t->ctx, 0);
-        l->current = self;
-        if (CASK__UNLIKELY(l->trace) && self) /* the spawner runs on */
-            cask__trace_task(l, CASK__TR_RUN, self, 0);
-        cask__reap(l);
-        return 0;
-    }
     t->state = CASK__T_READY;
     cask__ready_push(l, &t->run);
     return 0;
+}
+
+int cask_spawn(cask_task **out, cask_fn fn, void *arg)
+{
+    return spawn_impl(cask__loop, out, fn, arg, NULL, NULL, NULL, __builtin_return_address(0));
+}
+
+int cask_spawn_with(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o)
+{
+    return spawn_impl(cask__loop, out, fn, arg, o, NULL, NULL, __builtin_return_address(0));
+}
+
+int cask__spawn(cask_task **out, cask_fn fn, void *arg, const struct cask_spawn_opts *o,
+                void (*link)(cask_task *t, void *ctx), void *ctx)
+{
+    cask_loop *l = cask__loop;
+    void *site = NULL;
+    if (l) { /* the caller left the site of the public call in the loop */
+        site = l->spawn_site;
+        l->spawn_site = NULL;
+    }
+    return spawn_impl(l, out, fn, arg, o, link, ctx, site);
 }
 
 /* ---- join ---- */
@@ -424,7 +496,16 @@ static bool join_on_cancel(struct cask__waiter *w)
     return false;
 }
 
-int cask_join(cask_task *c) { return cask__join(c, false); }
+int cask_join(cask_task *c)
+{
+    /* the common case first: a task of this loop that has ended */
+    if (CASK__LIKELY(c != NULL) && c->state == CASK__T_DONE && c->loop == cask__loop &&
+        c->loop != NULL) {
+        c->flags |= CASK__TF_RETRIEVED;
+        return c->status;
+    }
+    return cask__join(c, false);
+}
 
 int cask__join(cask_task *c, bool shielded)
 {
