@@ -109,7 +109,7 @@ ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_RECV, fd, buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_read((ssize_t)run(&n));
 }
 
 ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
@@ -117,7 +117,7 @@ ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_SEND, fd, (void *)buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_written((ssize_t)run(&n));
 }
 
 int cask__ring_accept(int lfd, struct cask_addr *peer)
@@ -271,7 +271,7 @@ ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
         if (s->closed)
             return -ENOTCONN;
         if (r != RX_AGAIN)
-            return r;
+            return cask__count_read(r); /* bytes that arrived (metrics), EOF or an error */
     }
 }
 
