@@ -95,6 +95,8 @@ test: $(B)/tests/run $(EXAMPLE_BIN)
 	CASK_RUNNER="$(RUNNER)" $(RUNNER) $(B)/tests/run
 	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
 	$(if $(RUNNER),,bash tests/check_static_server.sh $(B))
+	$(if $(RUNNER),,bash tests/check_gdb.sh $(B))
+	$(if $(RUNNER),,python3 tests/check_chat_tree.py $(B))
 
 run: $(EXAMPLE_BIN)
 	@python3 tests/check_examples.py --bin $(B)/examples --showcase

@@ -3,7 +3,8 @@
  * two tasks) and ctxswitch (two tasks yielding) workloads of cask_core.c, run with
  * diagnostics off, with diagnostics on but no watchdog (the park time is recorded), with the
  * stall watchdog on (threshold 0.1 s), then with every diagnostic on (watchdog, deadlock
- * detection, dump signal). Prints RESULT lines; the
+ * detection, dump signal), and with the trace timeline recording (every switch, park and wake
+ * goes into the ring). Prints RESULT lines; the
  * differences are the costs (issue 9: the watchdog at most 2 ns per switch).
  */
 #define _GNU_SOURCE
@@ -89,14 +90,15 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *q = getenv("CASK_BENCH_QUICK");
     long n = q && *q && *q != '0' ? 200000 : 1000000;
-    enum { MODES = 4, REPS = 9 };
+    enum { MODES = 5, REPS = 9 };
     struct cask_config modes[MODES] = {
         {0},
         {.report_leftovers = true}, /* diagnostics on (park times), no watchdog */
         {.stall_threshold = 0.1},
         {.stall_threshold = 0.1, .detect_deadlocks = true, .dump_signal = SIGUSR2},
+        {.trace_path = "/dev/null"}, /* the trace timeline recording (ring of 65536) */
     };
-    const char *names[MODES] = {"off", "park_times", "stall_watchdog", "all"};
+    const char *names[MODES] = {"off", "park_times", "stall_watchdog", "all", "trace"};
     double sw[MODES][REPS], cx[MODES][REPS];
     for (int r = 0; r < REPS; r++) {
         for (int k = 0; k < MODES; k++) { /* interleaved, the order rotating each round, so
@@ -117,5 +119,9 @@ int main(void)
                sw[m][REPS / 2], n);
         printf("RESULT ctxswitch_diag_%s cask ns_per_switch=%.2f\n", names[m], cx[m][REPS / 2]);
     }
+    /* the costs: each mode's median minus the median with everything off */
+    for (int m = 1; m < MODES; m++)
+        printf("RESULT cost_%s cask ns_per_roundtrip=%.2f ns_per_switch=%.2f\n", names[m],
+               sw[m][REPS / 2] - sw[0][REPS / 2], cx[m][REPS / 2] - cx[0][REPS / 2]);
     return 0;
 }

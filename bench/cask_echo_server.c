@@ -5,6 +5,10 @@
  * bytes back with send(); it waits for writability only when the kernel says EAGAIN and for
  * readability only when a read came back short (edge-triggered readiness: a new arrival always
  * makes a new edge).
+ * When the loop runs sockets on the io_uring ring (CASK_NET=ring, see cask_loop_stats), it
+ * uses cask_stream_read and cask_stream_write instead: each is one receive or send on the ring
+ * (the read straight into the 64 KiB buffer), submitted with every other task's in the loop's
+ * one io_uring_enter per iteration, with no readiness wait.
  *
  * usage: cask_echo_server PORT    (binds 127.0.0.1:PORT, prints one READY line, runs until killed)
  */
@@ -13,14 +17,29 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define BUF_SIZE 65536
+
+static bool ring; /* the loop's sockets run on the io_uring ring */
+
+static int echo_ring(cask_stream *s)
+{
+    char buf[BUF_SIZE];
+    for (;;) {
+        ssize_t n = cask_stream_read(s, buf, sizeof buf);
+        if (n <= 0 || cask_stream_write(s, buf, (size_t)n) != n)
+            return 0;
+    }
+}
 
 static int echo(cask_stream *s, void *arg)
 {
     (void)arg;
     int fd = cask_stream_fd(s);
+    if (ring)
+        return echo_ring(s);
     char buf[BUF_SIZE];
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof buf, 0);
@@ -47,6 +66,8 @@ static int echo(cask_stream *s, void *arg)
 static int amain(void *arg)
 {
     const char *port = arg;
+    struct cask_loop_stats st;
+    ring = cask_loop_stats(&st) == 0 && !strcmp(st.net, "ring");
     cask_server *srv;
     struct cask_server_opts o = {.stack_size = 2 * BUF_SIZE, .listen = {.backlog = 4096}};
     int rc = cask_start_server(&srv, "127.0.0.1", (uint16_t)atoi(port), echo, NULL, &o);

@@ -3,7 +3,9 @@
  * Like the peers it parses nothing: it counts request terminators ("\r\n\r\n", also split
  * across reads, and pipelined requests) and answers each with one fixed response, written with
  * one send() per read from a static buffer of prebuilt responses. No allocation per request;
- * the 64 KiB read buffer lives on the connection task's (pooled) stack.
+ * the 64 KiB read buffer lives on the connection task's (pooled) stack. When the loop runs
+ * sockets on the io_uring ring (CASK_NET=ring), reads and writes are cask_recv and
+ * cask_send_all, each one ring operation batched into the loop's io_uring_enter.
  *
  * usage: cask_http_server PORT    (binds 127.0.0.1:PORT, prints one READY line, runs until killed)
  */
@@ -50,10 +52,34 @@ static size_t count_terminators(const char *data, size_t len, unsigned *m)
     return count;
 }
 
+static bool ring; /* the loop's sockets run on the io_uring ring */
+
+/* On the ring: cask_recv and cask_send_all, each one ring operation, no readiness wait. */
+static int serve_ring(int fd)
+{
+    char buf[BUF_SIZE];
+    unsigned matched = 0;
+    for (;;) {
+        ssize_t n = cask_recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return 0;
+        size_t count = count_terminators(buf, (size_t)n, &matched);
+        while (count > 0) {
+            size_t k = count < BATCH ? count : BATCH;
+            size_t len = k * RESPONSE_LEN;
+            if (cask_send_all(fd, responses, len) != (ssize_t)len)
+                return 0;
+            count -= k;
+        }
+    }
+}
+
 static int serve(cask_stream *s, void *arg)
 {
     (void)arg;
     int fd = cask_stream_fd(s);
+    if (ring)
+        return serve_ring(fd);
     char buf[BUF_SIZE];
     unsigned matched = 0;
     for (;;) {
@@ -87,6 +113,8 @@ static int serve(cask_stream *s, void *arg)
 static int amain(void *arg)
 {
     const char *port = arg;
+    struct cask_loop_stats st;
+    ring = cask_loop_stats(&st) == 0 && !strcmp(st.net, "ring");
     for (int i = 0; i < BATCH; i++)
         memcpy(responses + i * RESPONSE_LEN, RESPONSE, RESPONSE_LEN);
     cask_server *srv;

@@ -8,6 +8,7 @@
 #   CASK_BENCH_LOCK: machine-wide lock file, so runs never overlap (default /tmp/cask-bench.lock)
 #   CASK_BENCH_PORT: first TCP port to use (default 19500 + a per-process offset, below 32000)
 #   CASK_BENCH_REPS: repetitions (default 3, 1 in quick mode)
+#   CASK_BENCH_RUNTIMES: only these runtimes (space-separated), e.g. "go libuv cask-uring-ring"
 #
 # Each server runs pinned to CPU 0 and the load generator (build/bench/echo_load, or wrk for
 # http) pinned to CPU 1. The server's CPU time (utime+stime of all its threads, /proc/PID/stat) is
@@ -36,8 +37,24 @@ CC=${CC:-cc}
 CFLAGS_BENCH=(-std=c11 -O2 -Wall -Wextra -Werror)
 
 ALL_WORKLOADS="echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k http"
-ECHO_RUNTIMES="asyncio-streams asyncio-proto uvloop-streams uvloop-proto go node libuv cask"
-HTTP_RUNTIMES="asyncio-streams asyncio-proto uvloop go node libuv cask"
+# cask: the library's defaults; cask-epoll: the epoll backend; cask-uring-ready: the io_uring
+# backend with sockets on readiness; cask-uring-ring: the io_uring backend with sockets' recv,
+# send and accept on the ring (CASK_NET=ring)
+CASK_RUNTIMES="cask cask-epoll cask-uring-ready cask-uring-ring"
+ECHO_RUNTIMES="asyncio-streams asyncio-proto uvloop-streams uvloop-proto go node libuv $CASK_RUNTIMES"
+HTTP_RUNTIMES="asyncio-streams asyncio-proto uvloop go node libuv $CASK_RUNTIMES"
+# CASK_BENCH_RUNTIMES (a space-separated list) runs only those runtimes
+if [ -n "${CASK_BENCH_RUNTIMES:-}" ]; then
+    keep() {
+        local out="" rt
+        for rt in $1; do
+            case " $CASK_BENCH_RUNTIMES " in *" $rt "*) out="$out $rt" ;; esac
+        done
+        echo "$out"
+    }
+    ECHO_RUNTIMES=$(keep "$ECHO_RUNTIMES")
+    HTTP_RUNTIMES=$(keep "$HTTP_RUNTIMES")
+fi
 
 note() { printf '%s\n' "$*" >&2; }
 die() { note "net.sh: $*"; exit 1; }
@@ -244,6 +261,12 @@ server_cmd() {
     *:node) [ "$have_node" = 1 ] && echo "$NODE $PEERS/${kind}_node.js" ;;
     *:libuv) [ "$have_libuv" = 1 ] && echo "$BUILD/${kind}_libuv" ;;
     *:cask) [ -x "$BUILD/cask_${kind}_server" ] && echo "$BUILD/cask_${kind}_server" ;;
+    *:cask-epoll) [ -x "$BUILD/cask_${kind}_server" ] &&
+        echo "env CASK_BACKEND=epoll CASK_NET=ready $BUILD/cask_${kind}_server" ;;
+    *:cask-uring-ready) [ -x "$BUILD/cask_${kind}_server" ] &&
+        echo "env CASK_BACKEND=io_uring CASK_NET=ready $BUILD/cask_${kind}_server" ;;
+    *:cask-uring-ring) [ -x "$BUILD/cask_${kind}_server" ] &&
+        echo "env CASK_BACKEND=io_uring CASK_NET=ring $BUILD/cask_${kind}_server" ;;
     *) return 1 ;;
     esac
 }

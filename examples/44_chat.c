@@ -5,11 +5,13 @@
  * written). A member whose queue overflows (OUTBOX messages waiting) or who cannot take a
  * message within a second is disconnected. With no arguments in-process clients chat (also in
  * bursts, and with one that never reads) and the demo checks that every message arrived; with
- * a port it serves until Ctrl-C:   44_chat 7001   (then, in several terminals: nc 127.0.0.1 7001) */
+ * a port it serves until Ctrl-C:   44_chat 7001   (then, in several terminals: nc 127.0.0.1 7001);
+ * kill -USR1 <pid> prints its task tree on stderr (docs/diagnostics.md shows one). */
 #define _GNU_SOURCE
 #include <cask.h>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,7 +331,7 @@ static int serve(void *arg)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    struct cask_config cfg = {.sigint_cancels_main = true};
+    struct cask_config cfg = {.sigint_cancels_main = true, .dump_signal = SIGUSR1};
     int rc = argc > 1 ? cask_run_with(serve, argv[1], &cfg) : cask_run(demo, NULL);
     if (rc)
         fprintf(stderr, "44_chat: %s\n", cask_strerror(rc));

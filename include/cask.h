@@ -145,6 +145,24 @@ struct cask_config {
      * liburing and the kernel allows it (probed at loop start), else epoll. A backend named
      * here or in CASK_BACKEND that cannot run makes cask_run_with fail (see there). */
     const char *backend;
+    /* network on io_uring (docs/net.md "The ring path"): "ring" runs sockets' accept, recv and
+     * send on the io_uring backend's ring, "ready" waits for readiness and calls the kernel
+     * (the default); NULL or "": the environment variable CASK_NET if set, else the default.
+     * "ring" on the epoll backend, or on a kernel without those ring operations, is
+     * readiness; cask_loop_stats says which runs. Any other name: cask_run_with fails with
+     * -EINVAL. */
+    const char *net;
+    /* diagnostics, the trace timeline (see cask_trace_start): with trace_path set, the loop
+     * records from its start into a ring of trace_events events (0: 65536; at most 2^24) and
+     * writes the Chrome/Perfetto JSON to trace_path when cask_run ends (a failure to write is
+     * reported on stderr). NULL: no recording unless cask_trace_start is called. */
+    const char *trace_path;
+    size_t trace_events;
+    /* diagnostics, stack use: as each task ends, count the pages of its stack it touched
+     * (its high-water mark) and give them back; when cask_run ends, write to diag_out a table
+     * per task name (per function for unnamed tasks): tasks, median, 99th percentile, max.
+     * Costs a mincore and a madvise per task and a page fault per page a task touches. */
+    bool report_stack_use;
 };
 
 /*
@@ -157,7 +175,8 @@ struct cask_config {
  *   -ENOMEM  the loop or the main task could not be made.
  *   -EINVAL  main is NULL, or cfg->stack_size is below CASK_STACK_MIN or above CASK_STACK_MAX,
  *            or cfg->stack_guard_gap is above 64 MiB, or the backend named (cfg->backend,
- *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring".
+ *            else $CASK_BACKEND) is not "epoll", "io_uring" or "uring", or the network path
+ *            named (cfg->net, else $CASK_NET) is not "ring" or "ready".
  *   -ENOSYS  the backend named is io_uring and the library was built without liburing, or
  *            the kernel has no io_uring; -EPERM: io_uring is disabled (sysctl, seccomp).
  *   -EAGAIN  cfg asks for SIGINT/SIGTERM to cancel main and 256 loops already use signals.
@@ -185,6 +204,16 @@ struct cask_loop_stats {
     size_t stacks_free_resident; /* of those, the ones whose memory was not given back */
     size_t task_structs;  /* task structs in memory (live and free) */
     const char *backend;  /* the I/O backend this loop runs on: "epoll" or "io_uring" */
+    const char *net;      /* sockets' path: "ring" (io_uring) or "ready" (readiness) */
+    /* metrics (see cask_metrics_write) */
+    uint64_t tasks_spawned; /* tasks ever spawned on this loop, main included */
+    size_t ready;           /* tasks and callbacks ready to run now (the ready queue) */
+    uint64_t callbacks;     /* callbacks run (call_soon, call_later, internal ones) */
+    uint64_t polls;         /* times the loop blocked in the poller (nothing was ready) */
+    double poll_seconds;    /* time spent blocked there */
+    uint64_t bytes_read;    /* bytes read by streams, socket calls (cask_recv, UDP) and file
+                             * calls (cask_file_read, ...) on this loop */
+    uint64_t bytes_written; /* bytes written by the same */
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -463,7 +492,10 @@ int cask_fd_forget(int fd);
  * directory; ftruncate before Linux 6.9), each runs on the loop's worker threads (the pool of
  * cask_to_thread). Reads first try the page cache without blocking (preadv2 RWF_NOWAIT) and go
  * to the ring or a thread only when the data is not cached; a task reading cached data yields
- * to the loop after each 1 MiB, so the loop never stalls on it.
+ * to the loop after each 256 KiB, so the loop never stalls on it. Files that cask_file_open
+ * finds on a memory file system (tmpfs, ramfs) are read, written and synced with plain
+ * syscalls on the loop's thread (cheaper than any ring or thread trip; memory never waits);
+ * close those with cask_file_close.
  * fds are plain file descriptors (open them here or anywhere); offsets are bytes, 64-bit.
  * Errors are the kernel's, negated (-ENOENT, -EACCES, -EISDIR, -EBADF, -EFBIG, -ENOSPC, ...),
  * plus -EPERM (not called from a task), -EINVAL (bad arguments, as listed), -ENOMEM and -EAGAIN
@@ -1124,6 +1156,40 @@ int cask_task_backtrace(const cask_task *t, void **pcs, int max);
  * "function (file.c:42)" with libdw, "function+0x1c (module)" with dladdr, the address
  * otherwise. Returns the length written. */
 size_t cask_symbolize(const void *pc, char *buf, size_t n);
+/*
+ * The trace timeline: while recording, the loop appends an event to a ring buffer for each
+ * task spawned, run, parked (and on what), yielded, woken (and by which task, or the loop)
+ * and ended, for each blocking poll, callback, timer fired and fd found ready. The newest
+ * max_events are kept (0: 65536, rounded up to a power of two; about 56 bytes each).
+ * cask_trace_write exports them as Chrome trace-event JSON, which ui.perfetto.dev and
+ * chrome://tracing open: one track per task ("name (task N)") with "run" slices and slices
+ * named for what it waited on ("sleep 0.200 s", "queue get 0x..., 2 waiting", "lock 0x...
+ * held by task 3 'writer'"), "spawn", "wake" and "end" instants, flows from the spawning or
+ * waking task to the task's next run, and a "loop" track (poll, callbacks, timers, fds).
+ * Not recording costs the hot paths one predictable branch; recording costs a clock read and
+ * a few stores per event (bench/cask_diag.c measures it). See docs/diagnostics.md.
+ */
+/* Starts recording on this thread's loop, discarding an earlier recording. Returns 0, or
+ * -EPERM (no loop on this thread), -EBUSY (already recording), -EINVAL (max_events above
+ * 2^24), -ENOMEM. */
+int cask_trace_start(size_t max_events);
+/* Stops recording; what was recorded stays for cask_trace_write until the next start or the
+ * loop's end. Returns 0, or -EPERM (no loop), -ENOENT (not recording). */
+int cask_trace_stop(void);
+/* Writes the recording (while recording: up to now) to f as Chrome trace-event JSON. Returns
+ * the number of events exported, or -EPERM (no loop), -EINVAL (f NULL), -ENOENT (nothing was
+ * recorded on this loop), -ENOMEM, -EIO (writing to f failed). */
+int cask_trace_write(FILE *f);
+/*
+ * The loop's metrics (cask_loop_stats) in Prometheus' text exposition format, for a /metrics
+ * endpoint or a file a collector reads: loop iterations, context switches, callbacks, the
+ * ready queue's length, polls and the time blocked in them, tasks live and spawned, stacks,
+ * bytes read and written; each with # HELP and # TYPE lines and the label loop="<thread id>".
+ * Counting costs plain increments on the loop's thread (and two clock reads per blocking
+ * poll). Returns the number of bytes written, or -EPERM (no loop on this thread), -EINVAL (f
+ * NULL), -EIO (writing to f failed).
+ */
+int cask_metrics_write(FILE *f);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Network I/O                                                                                  */

@@ -225,6 +225,7 @@ struct cask__fd {
     struct cask__waiter *rd, *wr;
     uint8_t registered;
     uint8_t ready; /* CASK_READABLE/WRITABLE edges seen and not yet consumed */
+    uint8_t memfile; /* opened by cask_file_open on tmpfs/ramfs: reads and writes run inline */
 };
 struct cask__poll;
 
@@ -283,6 +284,14 @@ struct cask_loop {
     uint64_t callbacks;
     int in_poll;
     uint32_t jobs_out;
+    /* the trace timeline (debug/trace.c): the ring being recorded into (NULL: not recording;
+     * the hot paths test only this), and the last recording, kept for cask_trace_write */
+    struct cask__trace *trace;
+    struct cask__trace *trace_buf;
+    /* metrics (cask_loop_stats, cask_metrics_write): times blocked in the poller and for how
+     * long (ns), bytes moved by the stream, socket and file calls */
+    uint64_t polls, poll_ns;
+    uint64_t bytes_read, bytes_written;
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -292,6 +301,19 @@ enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 extern __thread cask_loop *cask__loop;
 
 uint64_t cask__clock_ns(void);
+/* Metrics: counts the bytes a read (write) call of the loop's thread moved; returns r. */
+static inline ssize_t cask__count_read(ssize_t r)
+{
+    if (r > 0 && cask__loop)
+        cask__loop->bytes_read += (uint64_t)r;
+    return r;
+}
+static inline ssize_t cask__count_written(ssize_t r)
+{
+    if (r > 0 && cask__loop)
+        cask__loop->bytes_written += (uint64_t)r;
+    return r;
+}
 static inline uint64_t cask__loop_now(cask_loop *l)
 {
     return l->virtual_clock ? l->vnow : cask__clock_ns();
@@ -419,6 +441,36 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg);
 void cask__diag_stop(cask_loop *l);
 void cask__diag_idle(cask_loop *l);
 void cask__diag_leftovers(cask_loop *l);
+/* The trace timeline (debug/trace.c). The hooks are called only while l->trace is set:
+ * task events (spawn, run, yield, end, name), a task parking on w, a task woken, loop events
+ * (poll and callback begin/end, a timer fired, fd i ready with events aux). */
+enum {
+    CASK__TR_SPAWN = 1,
+    CASK__TR_RUN,
+    CASK__TR_PARK,
+    CASK__TR_YIELD,
+    CASK__TR_END,
+    CASK__TR_WAKE,
+    CASK__TR_NAME,
+    CASK__TR_POLL,
+    CASK__TR_POLL_END,
+    CASK__TR_CALLBACK,
+    CASK__TR_CALLBACK_END,
+    CASK__TR_TIMER,
+    CASK__TR_FD,
+};
+struct cask__trace;
+void cask__trace_task(cask_loop *l, int kind, const cask_task *t, int i);
+void cask__trace_park(cask_loop *l, const cask_task *t, const struct cask__waiter *w);
+void cask__trace_wake(cask_loop *l, const cask_task *t, int status);
+void cask__trace_loop(cask_loop *l, int kind, int i, uint64_t aux);
+/* cask_run's config: starts recording when it names a trace file (or checks the fields). */
+int cask__trace_config(cask_loop *l, const struct cask_config *cfg);
+/* A task's stack is about to go back to the pool (diagnostics on): cfg.report_stack_use
+ * measures it and gives its pages back (debug/stackuse.c). */
+void cask__stackuse_end(cask_loop *l, const cask_task *t);
+/* At loop close: writes the configured trace file, frees the recording. */
+void cask__trace_close(cask_loop *l);
 /* A clock of tick granularity (a few ms), cheap enough for every park while diagnostics are
  * on: how long a task has waited. */
 uint64_t cask__coarse_ns(void);
@@ -439,6 +491,9 @@ int cask__frames_ucontext(const void *uc, const void *lo, const void *hi, void *
 /* Signals (io/signal.c): true if a receiver or cask_run option of this loop could still make
  * a task runnable (the receiver except, the diagnostics' own, does not count). */
 bool cask__signals_may_wake(cask_loop *l, const cask_signal *except);
+/* True if sig arrived for loop l and the loop has not drained it yet. Callable from any
+ * thread (the stall watchdog: a dump signal the stuck loop cannot handle). */
+bool cask__signal_arrived(cask_loop *l, int sig);
 /* The fd registry (core/fdtab.c): readiness from the backend, waits, forgetting an fd. */
 void cask__fd_ready(cask_loop *l, int fd, int events);
 /* cask_wait_fd for self once the arguments were checked. */
@@ -446,6 +501,13 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events);
 /* cask_fd_forget: drops fd's registration, waking its waiters with -EBADF. */
 void cask__fd_forget(cask_loop *l, int fd);
 void cask__fds_close(cask_loop *l);
+/* Marks fd as a file of a memory file system, whose reads and writes copy memory and never
+ * wait for a device (io/fs.c runs them inline). Cleared by cask__fd_forget. 0 or -ENOMEM. */
+int cask__fd_set_memfile(cask_loop *l, int fd);
+static inline bool cask__fd_memfile(const cask_loop *l, int fd)
+{
+    return fd >= 0 && fd < l->nfds_cap && l->fds[fd].memfile;
+}
 /* cask_to_thread for calls whose arguments live on the caller's stack (pool/thread.c): a
  * cancelled task gets -ECANCELED at once only while fn has not started; once it runs, the task
  * waits for it and gets fn's return value (the cancellation stays pending). */

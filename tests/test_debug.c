@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -725,4 +726,434 @@ TEST(debug_overflow_backtrace)
     CHECK(rep);
     CHECK(strstr(rep, "\n    at "));
     CHECK(strstr(rep, "dbg_recurse"));
+}
+
+/* ---- the trace timeline ---- */
+
+struct trace_prog {
+    cask_queue *q;
+    cask_lock lock;
+};
+int dbg_trace_producer(void *arg);
+int dbg_trace_producer(void *arg)
+{
+    struct trace_prog *p = arg;
+    for (intptr_t i = 0; i < 3; i++) {
+        CHECK_EQ(cask_queue_put(p->q, (void *)i), 0);
+        CHECK_EQ(cask_sleep(0.01), 0);
+    }
+    return 0;
+}
+int dbg_trace_consumer(void *arg);
+int dbg_trace_consumer(void *arg)
+{
+    struct trace_prog *p = arg;
+    for (int i = 0; i < 3; i++) {
+        void *item;
+        CHECK_EQ(cask_queue_get(p->q, &item), 0);
+        CHECK_EQ((intptr_t)item, i);
+    }
+    CHECK_EQ(cask_lock_acquire(&p->lock), 0); /* held by main for a while */
+    cask_lock_release(&p->lock);
+    return 0;
+}
+static int trace_prog_main(void *arg)
+{
+    FILE *out = arg;
+    if (out)
+        CHECK_EQ(cask_trace_start(0), 0);
+    struct trace_prog p;
+    CHECK_EQ(cask_queue_new(&p.q, 1, CASK_QUEUE_FIFO, NULL), 0);
+    cask_lock_init(&p.lock);
+    CHECK_EQ(cask_lock_acquire(&p.lock), 0);
+    cask_task *c = spawn_named("consumer", dbg_trace_consumer, &p);
+    cask_task *pr = spawn_named("producer", dbg_trace_producer, &p);
+    CHECK_EQ(cask_join(pr), 0);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    cask_lock_release(&p.lock);
+    CHECK_EQ(cask_join(c), 0);
+    cask_release(c);
+    cask_release(pr);
+    cask_queue_free(p.q);
+    if (out) {
+        CHECK_EQ(cask_trace_stop(), 0);
+        CHECK(cask_trace_write(out) > 20);
+    }
+    return 0;
+}
+
+/* Runs tests/check_trace.py on the file with the given arguments; false if it finds problems.
+ * The suite runs from the repository's top (make test). */
+static bool trace_checked(const char *path, const char *args)
+{
+    if (access("tests/check_trace.py", R_OK) != 0) {
+        fprintf(stderr, "(trace checker not found from %s: JSON validity checked only)\n",
+                getenv("PWD") ? getenv("PWD") : "here");
+        return true;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 tests/check_trace.py %s %s >&2", path, args);
+    return system(cmd) == 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+TEST(debug_trace_json)
+{
+    char path[] = "/tmp/cask-trace-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CHECK_EQ(cask_run(trace_prog_main, f), 0);
+    fclose(f);
+    char *s = slurp(path);
+    CHECK(s && json_valid(s));
+    /* tracks named for the tasks; waits in words; wakes naming the waker */
+    CHECK(strstr(s, "\"name\":\"producer (task 3)\""));
+    CHECK(strstr(s, "\"name\":\"consumer (task 2)\""));
+    CHECK(strstr(s, "\"name\":\"queue get 0x"));
+    CHECK(strstr(s, "\"name\":\"lock 0x"));
+    CHECK(strstr(s, " held by task 1 'Task-1'\""));
+    CHECK(strstr(s, "\"name\":\"join task 3 'producer'\""));
+    CHECK(strstr(s, "\"name\":\"sleep 0.010 s\""));
+    CHECK(strstr(s, "\"by\":\"task 3 'producer'\""));
+    CHECK(strstr(s, "\"by\":\"loop\"")); /* the sleeps' timers */
+    CHECK(strstr(s, "\"name\":\"timer\""));
+    CHECK(strstr(s, "\"site\":\"trace_prog_main") || strstr(s, "\"site\":\"spawn_named"));
+    CHECK(trace_checked(path, "--track 'producer (task 3)' --track 'consumer (task 2)' "
+                              "--wait 'queue get' --wait 'lock 0x' --wait 'join task 3' "
+                              "--wake-by \"task 3 'producer'\" --wake-by loop"));
+    free(s);
+    unlink(path);
+}
+
+static int trace_api_main(void *arg)
+{
+    (void)arg;
+    FILE *null = fopen("/dev/null", "w");
+    CHECK_EQ(cask_trace_write(null), -ENOENT); /* nothing recorded yet */
+    CHECK_EQ(cask_trace_stop(), -ENOENT);
+    CHECK_EQ(cask_trace_start(((size_t)1 << 24) + 1), -EINVAL);
+    CHECK_EQ(cask_trace_start(100), 0);
+    CHECK_EQ(cask_trace_start(100), -EBUSY);
+    CHECK_EQ(cask_trace_write(NULL), -EINVAL);
+    for (int i = 0; i < 300; i++) /* many more events than the ring holds (128) */
+        CHECK_EQ(cask_yield(), 0);
+    int n = cask_trace_write(null); /* while recording */
+    CHECK_EQ(n, 128);
+    CHECK_EQ(cask_trace_stop(), 0);
+    CHECK_EQ(cask_trace_stop(), -ENOENT);
+    CHECK_EQ(cask_trace_write(null), 128); /* kept after the stop */
+    CHECK_EQ(cask_trace_start(0), 0);      /* a new recording replaces it */
+    CHECK_EQ(cask_yield(), 0);
+    n = cask_trace_write(null);
+    CHECK(n > 0 && n < 10);
+    fclose(null);
+    return 0; /* still recording at the end: freed with the loop */
+}
+TEST(debug_trace_api)
+{
+    CHECK_EQ(cask_trace_start(0), -EPERM);
+    CHECK_EQ(cask_trace_stop(), -EPERM);
+    CHECK_EQ(cask_trace_write(stderr), -EPERM);
+    CHECK_EQ(cask_run(trace_api_main, NULL), 0);
+}
+
+static int trace_busy_main(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(cask_yield(), 0);
+    return trace_prog_main(arg);
+}
+TEST(debug_trace_config)
+{
+    char path[] = "/tmp/cask-trace-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    /* the whole run, ring of 64: the oldest events are dropped, the JSON still balances */
+    struct cask_config cfg = {.trace_path = path, .trace_events = 64};
+    CHECK_EQ(cask_run_with(trace_busy_main, NULL, &cfg), 0);
+    char *s = slurp(path);
+    CHECK(s && json_valid(s));
+    CHECK(strstr(s, "\"events\":64,")); /* the ring was full */
+    CHECK(trace_checked(path, "--track consumer --dropped"));
+    free(s);
+    /* the whole run, default ring: main's track from its first run, nothing dropped */
+    struct cask_config cfg2 = {.trace_path = path};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &cfg2), 0);
+    s = slurp(path);
+    CHECK(s && json_valid(s));
+    CHECK(strstr(s, "\"name\":\"Task-1 (task 1)\""));
+    CHECK(strstr(s, "\"dropped\":0"));
+    CHECK(trace_checked(path, "--track 'Task-1 (task 1)' --track producer --wait 'queue get'"));
+    free(s);
+    unlink(path);
+    struct cask_config bad = {.trace_path = ""};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad), -EINVAL);
+    struct cask_config bad2 = {.trace_events = ((size_t)1 << 24) + 1};
+    CHECK_EQ(cask_run_with(trace_prog_main, NULL, &bad2), -EINVAL);
+}
+
+/* ---- metrics ---- */
+
+static int metrics_child(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+static int metrics_writer(void *arg)
+{
+    cask_stream *s = arg;
+    char buf[1000];
+    memset(buf, 'x', sizeof buf);
+    CHECK_EQ(cask_stream_write(s, buf, sizeof buf), (ssize_t)sizeof buf);
+    return 0;
+}
+/* The value of metric name in Prometheus text (after its # HELP and # TYPE lines, which must
+ * be there), or -1. */
+static double prom_value(const char *text, const char *name, const char *type)
+{
+    char help[128], typ[128], sample[128];
+    snprintf(help, sizeof help, "# HELP %s ", name);
+    snprintf(typ, sizeof typ, "# TYPE %s %s\n", name, type);
+    snprintf(sample, sizeof sample, "\n%s{loop=\"", name);
+    const char *h = strstr(text, help), *t = strstr(text, typ), *s = strstr(text, sample);
+    if (!h || !t || !s || !(h < t && t < s))
+        return -1;
+    s = strchr(s, '}');
+    if (!s || s[1] != ' ')
+        return -1;
+    char *end;
+    double v = strtod(s + 2, &end);
+    return *end == '\n' ? v : -1;
+}
+static int metrics_main(void *arg)
+{
+    (void)arg;
+    struct cask_loop_stats a, b;
+    CHECK_EQ(cask_loop_stats(&a), 0);
+    CHECK_EQ(a.tasks_spawned, 1u);
+    cask_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(cask_spawn(&ts[i], metrics_child, NULL), 0);
+    CHECK_EQ(cask_loop_stats(&b), 0);
+    CHECK_EQ(b.tasks_spawned, 4u);
+    CHECK(b.ready >= 3); /* spawned, not run yet */
+    CHECK_EQ(cask_gather(ts, 3, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        cask_release(ts[i]);
+    /* 1000 bytes through a socket pair, by streams */
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cask_stream *w, *r;
+    CHECK_EQ(cask_stream_open(&w, sv[0], NULL), 0);
+    CHECK_EQ(cask_stream_open(&r, sv[1], NULL), 0);
+    CHECK_EQ(cask_loop_stats(&a), 0);
+    cask_task *wt;
+    CHECK_EQ(cask_spawn(&wt, metrics_writer, w), 0);
+    char buf[1000];
+    CHECK_EQ(cask_stream_readexactly(r, buf, sizeof buf, NULL), (ssize_t)sizeof buf);
+    CHECK_EQ(cask_join(wt), 0);
+    cask_release(wt);
+    CHECK_EQ(cask_sleep(0.05), 0); /* the loop blocks in the poller */
+    CHECK_EQ(cask_loop_stats(&b), 0);
+    CHECK(b.bytes_read - a.bytes_read >= 1000);
+    CHECK(b.bytes_written - a.bytes_written >= 1000);
+    CHECK(b.polls > a.polls);
+    CHECK(b.poll_seconds - a.poll_seconds >= 0.04);
+    CHECK(b.iterations > a.iterations);
+    CHECK(b.switches > a.switches);
+    CHECK_EQ(b.ready, 0u);
+    /* the text form: every metric with HELP and TYPE, values as the struct says */
+    struct mem m;
+    mem_open(&m);
+    int n = cask_metrics_write(m.f);
+    const char *s = mem_text(&m);
+    CHECK_EQ(n, (int)strlen(s));
+    CHECK_EQ(prom_value(s, "cask_tasks_spawned_total", "counter"), 5.0);
+    CHECK_EQ(prom_value(s, "cask_tasks_live", "gauge"), 1.0);
+    CHECK_EQ(prom_value(s, "cask_ready_queue_length", "gauge"), 0.0);
+    CHECK(prom_value(s, "cask_read_bytes_total", "counter") >= 1000);
+    CHECK(prom_value(s, "cask_written_bytes_total", "counter") >= 1000);
+    CHECK(prom_value(s, "cask_poll_blocked_seconds_total", "counter") >= 0.04);
+    CHECK(prom_value(s, "cask_polls_blocked_total", "counter") >= 1);
+    CHECK(prom_value(s, "cask_loop_iterations_total", "counter") >= (double)b.iterations);
+    CHECK(prom_value(s, "cask_context_switches_total", "counter") >= (double)b.switches);
+    CHECK(prom_value(s, "cask_callbacks_total", "counter") >= 0);
+    /* each sample line: name{loop="tid"} value */
+    int samples = 0;
+    for (const char *line = s; *line; line = strchr(line, '\n') + 1) {
+        if (line[0] != '#') {
+            CHECK(!strncmp(line, "cask_", 5));
+            CHECK(strstr(line, "{loop=\"") && strstr(line, "\"} "));
+            samples++;
+        }
+        if (!strchr(line, '\n'))
+            break;
+    }
+    CHECK_EQ(samples, 12);
+    mem_close(&m);
+    CHECK_EQ(cask_metrics_write(NULL), -EINVAL);
+    cask_stream_free(w);
+    cask_stream_free(r);
+    return 0;
+}
+TEST(debug_metrics)
+{
+    CHECK_EQ(cask_metrics_write(stderr), -EPERM);
+    CHECK_EQ(cask_run(metrics_main, NULL), 0);
+}
+
+/* ---- stack use ---- */
+
+int dbg_stack_hog(void *arg);
+int dbg_stack_hog(void *arg)
+{
+    volatile char buf[40 * 1024];
+    for (size_t i = 0; i < sizeof buf; i += 256)
+        buf[i] = (char)i;
+    if (arg)
+        CHECK_EQ(cask_event_wait(arg), 0);
+    return buf[256] == 0 ? 0 : 0;
+}
+static int stack_small(void *arg)
+{
+    (void)arg;
+    return cask_yield();
+}
+static size_t json_num_after(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    return p ? (size_t)strtoull(p + strlen(key), NULL, 10) : 0;
+}
+static int stack_tree_main(void *arg)
+{
+    (void)arg;
+    cask_event ev = CASK_EVENT_INIT;
+    cask_task *t = spawn_named("hog", dbg_stack_hog, &ev);
+    CHECK_EQ(cask_sleep(0.001), 0);
+    struct mem m;
+    mem_open(&m);
+    CHECK_EQ(cask_dump_tree(m.f, CASK_DUMP_JSON | CASK_DUMP_NO_BACKTRACE), 2);
+    char obj[2048];
+    CHECK(task_obj(mem_text(&m), "hog", obj, sizeof obj));
+    CHECK(json_num_after(obj, "\"stack_touched\": ") >= 40 * 1024);
+    CHECK(json_num_after(obj, "\"stack_size\": ") >= 40 * 1024);
+    mem_close(&m);
+    mem_open(&m);
+    CHECK_EQ(cask_dump_tree(m.f, CASK_DUMP_NO_BACKTRACE), 2);
+    const char *line = strstr(mem_text(&m), "    stack: ");
+    line = line ? strstr(line + 1, "    stack: ") : NULL; /* main's, then the hog's */
+    CHECK(line);
+    CHECK(strtoul(line + strlen("    stack: "), NULL, 10) >= 40);
+    mem_close(&m);
+    cask_event_set(&ev);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    return 0;
+}
+TEST(debug_stack_use_in_tree) { CHECK_EQ(cask_run(stack_tree_main, NULL), 0); }
+
+int dbg_stack_report_main(void *arg);
+int dbg_stack_report_main(void *arg)
+{
+    (void)arg;
+    cask_task *ts[3];
+    for (int i = 0; i < 3; i++)
+        ts[i] = spawn_named("hog", dbg_stack_hog, NULL);
+    CHECK_EQ(cask_gather(ts, 3, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        cask_release(ts[i]);
+    CHECK_EQ(cask_sleep(0.001), 0); /* the hogs' stacks are back in the pool */
+    for (int i = 0; i < 5; i++) /* on the stacks the hogs used: measured as their own */
+        ts[i % 3] = spawn_named("small", stack_small, NULL), cask_release(ts[i % 3]);
+    return cask_sleep(0.01);
+}
+/* The numbers of a row of the stack use table: tasks, then max in KiB. */
+static bool stack_row(const char *s, const char *name, unsigned *tasks, unsigned *max_kib)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  %s ", name);
+    const char *p = strstr(s, key);
+    if (!p)
+        return false;
+    unsigned med, p99;
+    return sscanf(p + strlen(key), " %u %u KiB %u KiB %u KiB", tasks, &med, &p99, max_kib) == 4;
+}
+TEST(debug_stack_use_report)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.report_stack_use = true, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(dbg_stack_report_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    CHECK(strstr(s, "cask: stack use per task"));
+    unsigned n = 0, max = 0;
+    CHECK(stack_row(s, "hog", &n, &max));
+    CHECK_EQ(n, 3u);
+    CHECK(max >= 40);
+    CHECK(stack_row(s, "small", &n, &max));
+    CHECK_EQ(n, 5u);
+    CHECK(max < 40); /* the hogs' pages were given back: not counted as the small ones' */
+    CHECK(strstr(s, "(unnamed) dbg_stack_report_main"));
+    mem_close(&m);
+}
+
+/* ---- the dump signal while the loop is stuck: the watchdog writes the tree ---- */
+
+static int stuck_spinner(void *p)
+{
+    (void)p;
+    raise(SIGUSR2); /* the loop cannot answer: this step runs on for 0.4 s */
+    return dbg_spin_without_yielding(0.4) + cask_yield();
+}
+static int stuck_dump_main(void *p)
+{
+    (void)p;
+    cask_task *w = spawn_named("sleeper", dbg_event_waiter, NULL);
+    CHECK_EQ(cask_sleep(0.01), 0);
+    cask_task *t = spawn_named("spinner", stuck_spinner, NULL);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    cask_cancel(w);
+    CHECK_EQ(cask_join(w), -ECANCELED);
+    cask_release(w);
+    return 0;
+}
+TEST(debug_dump_signal_while_stuck)
+{
+    struct mem m;
+    mem_open(&m);
+    struct cask_config cfg = {.stall_threshold = 0.05, .dump_signal = SIGUSR2, .diag_out = m.f};
+    CHECK_EQ(cask_run_with(stuck_dump_main, NULL, &cfg), 0);
+    const char *s = mem_text(&m);
+    const char *stall = strstr(s, "cask: stall: task 3 'spinner'");
+    const char *out = strstr(s, "cask: signal 12 while the loop is stuck (");
+    CHECK(stall && out && out > stall);
+    CHECK(strstr(out, "task tree, written by the watchdog\ntask tree: 3 tasks\n"));
+    const char *spin = strstr(out, "'spinner' running");
+    CHECK(spin);
+    CHECK(strstr(spin, "dbg_spin_without_yielding")); /* its live backtrace */
+    const char *sleeper = strstr(out, "'sleeper' waiting");
+    CHECK(sleeper);
+    CHECK(strstr(sleeper, "dbg_event_waiter")); /* parked: its own stack */
+    /* once the step ended, the loop answered the signal itself */
+    const char *later = strstr(out, "cask: signal 12: task tree");
+    CHECK(later);
+    CHECK(!strstr(later, "'spinner' running"));
+    mem_close(&m);
 }

@@ -17,10 +17,11 @@
 
 static char dirpath[64];
 static bool keep_scratch; /* run_both leaves the scratch directory as the test made it */
+static const char *scratch_root = "/tmp"; /* /dev/shm for the tmpfs tests */
 
 static void mkscratch(void)
 {
-    snprintf(dirpath, sizeof dirpath, "/tmp/cask_fs_%d", (int)getpid());
+    snprintf(dirpath, sizeof dirpath, "%s/cask_fs_%d", scratch_root, (int)getpid());
     mkdir(dirpath, 0700);
 }
 
@@ -509,6 +510,107 @@ TEST(fs_cancel_before_each_call)
     mkscratch();
     CHECK(run_both(cancel_before_main, NULL) >= 1);
     rmscratch();
+}
+
+/* ---- files of tmpfs: read, written and synced inline ---- */
+
+static int tmpfs_ticks;
+static int tmpfs_ticker(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int rc = cask_sleep(0);
+        if (rc)
+            return rc == -ECANCELED ? 0 : rc;
+        tmpfs_ticks++;
+    }
+}
+
+static int tmpfs_main(void *arg)
+{
+    (void)arg;
+    enum { BIG = 3 * 1024 * 1024 + 123 };
+    unsigned char *big = malloc(BIG), *back = malloc(BIG);
+    CHECK(big && back);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (unsigned char)(i * 2654435761u >> 13);
+    int fd = cask_file_open(p("big"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    /* a write of many chunks goes inline, yielding to the loop between chunks */
+    cask_task *ticker;
+    CHECK_EQ(cask_spawn(&ticker, tmpfs_ticker, NULL), 0);
+    CHECK_EQ(cask_sleep(0), 0); /* the ticker starts */
+    tmpfs_ticks = 0;
+    CHECK_EQ(cask_file_write(fd, big, BIG), BIG);
+    CHECK(tmpfs_ticks >= 3); /* the loop went on while 3 MiB were written */
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), BIG);
+    CHECK_EQ(cask_file_fdatasync(fd), 0);
+    CHECK_EQ(cask_file_fsync(fd), 0);
+    tmpfs_ticks = 0;
+    CHECK_EQ(cask_file_pread(fd, back, BIG, 0), BIG);
+    CHECK(tmpfs_ticks >= 3);
+    CHECK(memcmp(big, back, BIG) == 0);
+    /* at the position, and vectored */
+    CHECK_EQ(lseek(fd, 5, SEEK_SET), 5);
+    char buf[8] = {0};
+    CHECK_EQ(cask_file_read(fd, buf, 4), 4);
+    CHECK(memcmp(buf, big + 5, 4) == 0);
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), 9);
+    struct iovec v[2] = {{(void *)"ab", 2}, {(void *)"cd", 2}};
+    CHECK_EQ(cask_file_writev(fd, v, 2, -1), 4);
+    CHECK_EQ(cask_file_pread(fd, buf, 4, 9), 4);
+    CHECK(memcmp(buf, "abcd", 4) == 0);
+    CHECK_EQ(cask_file_pread(fd, buf, 8, BIG - 3), 3); /* short at end of file */
+    CHECK_EQ(cask_file_pread(fd, buf, 8, BIG), 0);
+    /* errors are the kernel's */
+    int ro = cask_file_open(p("big"), O_RDONLY, 0);
+    CHECK(ro >= 0);
+    CHECK_EQ(cask_file_write(ro, "x", 1), -EBADF);
+    CHECK_EQ(cask_file_writev(ro, v, 2, 0), -EBADF);
+    CHECK_EQ(cask_file_close(ro), 0);
+    /* cancelled before the call: nothing happens */
+    CHECK_EQ(cask_file_replace(p("keep"), "contents", 8, 0644), 0);
+    CHECK_EQ(cask_dir_make(p("dir"), 0755), 0);
+    int kfd = cask_file_open(p("keep"), O_RDWR, 0);
+    CHECK(kfd >= 0);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, cancelled_calls, &kfd), 0);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    CHECK_EQ(lseek(kfd, 0, SEEK_CUR), 0);
+    CHECK_EQ(cask_file_pread(kfd, buf, 8, 0), 8);
+    CHECK(memcmp(buf, "contents", 8) == 0);
+    CHECK_EQ(cask_file_close(kfd), 0);
+    /* O_APPEND */
+    int afd = cask_file_open(p("log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    CHECK(afd >= 0);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(cask_file_write(afd, "0123456789", 10), 10);
+    struct stat st;
+    CHECK_EQ(cask_file_fstat(afd, &st), 0);
+    CHECK_EQ(st.st_size, 1000);
+    CHECK_EQ(cask_file_close(afd), 0);
+    CHECK(cask_cancel(ticker));
+    CHECK_EQ(cask_join(ticker), 0);
+    cask_release(ticker);
+    CHECK_EQ(cask_file_close(fd), 0);
+    free(big);
+    free(back);
+    return 0;
+}
+
+TEST(fs_tmpfs_inline)
+{
+    struct stat st;
+    if (stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode) || access("/dev/shm", W_OK) != 0) {
+        printf("  skipped: no writable /dev/shm\n");
+        return;
+    }
+    scratch_root = "/dev/shm";
+    mkscratch();
+    CHECK(run_both(tmpfs_main, NULL) >= 1);
+    rmscratch();
+    scratch_root = "/tmp";
 }
 
 /* A read in flight when the task is cancelled. A blocking pipe keeps the read waiting: on

@@ -43,6 +43,8 @@ void cask__fd_ready(cask_loop *l, int fd, int events)
     if (fd < 0 || fd >= l->nfds_cap)
         return;
     struct cask__fd *e = &l->fds[fd];
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_loop(l, CASK__TR_FD, fd, (uint64_t)events);
     e->ready |= (uint8_t)events;
     struct cask__waiter *ws[2] = {e->rd, e->wr};
     for (int i = 0; i < 2; i++) {
@@ -81,6 +83,7 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events)
             return rc;
         e->registered = 1;
         e->ready = 0;
+        e->memfile = 0; /* a socket or pipe now: the number was reused behind cask's back */
     }
     if (e->ready & events) {
         int got = e->ready & events;
@@ -104,11 +107,23 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events)
     return cask__park(&w);
 }
 
+int cask__fd_set_memfile(cask_loop *l, int fd)
+{
+    int rc = grow(l, fd);
+    if (rc)
+        return rc;
+    l->fds[fd].memfile = 1;
+    return 0;
+}
+
 void cask__fd_forget(cask_loop *l, int fd)
 {
-    if (fd < 0 || fd >= l->nfds_cap || !l->fds[fd].registered)
+    if (fd < 0 || fd >= l->nfds_cap)
         return;
     struct cask__fd *e = &l->fds[fd];
+    e->memfile = 0;
+    if (!e->registered)
+        return;
     cask__poll_del(l->poll, fd);
     struct cask__waiter *ws[2] = {e->rd, e->wr};
     e->rd = e->wr = NULL;

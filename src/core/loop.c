@@ -157,7 +157,11 @@ void cask__handle_run(cask_loop *l, cask_handle *h)
     if (h->state != H_CANCELLED) {
         h->state = H_DONE;
         __atomic_store_n(&l->callbacks, l->callbacks + 1, __ATOMIC_RELAXED); /* stall watchdog */
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_loop(l, CASK__TR_CALLBACK, 0, 0);
         h->fn(h->a, h->b, h->c); /* may give back its own handle: the loop's ref keeps it */
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_loop(l, CASK__TR_CALLBACK_END, 0, 0);
     }
     h->loop_ref = 0;
     handle_unref(l, h);
@@ -346,7 +350,14 @@ static void boundary(cask_loop *l, uint64_t timeout)
      * has queued something */
     if (timeout != 0) { /* blocking: the stall watchdog must not count this as a stall */
         __atomic_store_n(&l->in_poll, 1, __ATOMIC_RELAXED);
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_loop(l, CASK__TR_POLL, 0, 0);
+        uint64_t t0 = cask__clock_ns(); /* metrics: time blocked (two vDSO reads per block) */
         cask__poll_wait(l->poll, timeout, on_ready, l);
+        l->poll_ns += cask__clock_ns() - t0;
+        l->polls++;
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_loop(l, CASK__TR_POLL_END, 0, 0);
         __atomic_store_n(&l->in_poll, 0, __ATOMIC_RELAXED);
     } else if (l->nwatch > 0 || __atomic_load_n(&l->ts_pending, __ATOMIC_ACQUIRE)) {
         cask__poll_wait(l->poll, 0, on_ready, l);
@@ -356,6 +367,8 @@ static void boundary(cask_loop *l, uint64_t timeout)
         struct cask__timer *t;
         while ((t = cask__heap_top(&l->timers)) && t->when <= now) {
             cask__heap_pop(&l->timers);
+            if (CASK__UNLIKELY(l->trace))
+                cask__trace_loop(l, CASK__TR_TIMER, 0, 0);
             t->fire(t);
         }
     }
@@ -386,6 +399,8 @@ struct cask__ctx *cask__next(cask_loop *l)
         t->state = CASK__T_RUNNING;
         l->current = t;
         __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* stall watchdog */
+        if (CASK__UNLIKELY(l->trace))
+            cask__trace_task(l, CASK__TR_RUN, t, 0);
         return &t->ctx;
     }
     l->current = NULL;
@@ -476,7 +491,7 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     if (!l->ts_mutex)
         goto out_free_loop;
     pthread_mutex_init(l->ts_mutex, NULL);
-    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL);
+    rc = cask__poll_open(&l->poll, cfg ? cfg->backend : NULL, cfg ? cfg->net : NULL);
     if (rc)
         goto out_free_mutex;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -540,6 +555,7 @@ static void loop_close(cask_loop *l)
         r = next;
     }
     cask__diag_stop(l);
+    cask__trace_close(l);
     cask__signals_close(l);
     for (int i = 0; i < 4; i++)
         if (l->ext_close[i])
@@ -583,6 +599,17 @@ int cask_loop_stats(struct cask_loop_stats *out)
         }
     out->task_structs = l->task_slots;
     out->backend = cask__poll_name(l->poll);
+    out->net = cask__poll_net(l->poll);
+    out->tasks_spawned = l->next_task_id - 1;
+    for (const struct cask__runnable *r = l->snap_head; r; r = r->next)
+        out->ready++;
+    for (const struct cask__runnable *r = l->ready_head; r; r = r->next)
+        out->ready++;
+    out->callbacks = l->callbacks;
+    out->polls = l->polls;
+    out->poll_seconds = cask__ns_to_seconds(l->poll_ns);
+    out->bytes_read = l->bytes_read;
+    out->bytes_written = l->bytes_written;
     return 0;
 }
 
@@ -673,6 +700,8 @@ int cask_yield(void)
         return cask__cancel_now(t);
     t->state = CASK__T_READY;
     cask__ready_push(l, &t->run);
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_YIELD, t, 0);
     struct cask__ctx *next;
     if (t->back) {
         next = t->back;

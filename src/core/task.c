@@ -217,6 +217,8 @@ void cask__reap_dead(cask_loop *l)
     cask_task *d = l->dead;
     l->dead = NULL;
     cask__ctx_destroy(&d->ctx);
+    if (CASK__UNLIKELY(l->diag != NULL)) /* cfg.report_stack_use measures the stack */
+        cask__stackuse_end(l, d);
     cask__stack_put(l->pools[d->pool_index], &d->stack);
     d->stack.lo = d->stack.hi = NULL;
     if (!(d->flags & CASK__TF_HANDLE))
@@ -258,6 +260,8 @@ static inline cask_task *chain_next(cask_loop *l, cask_task *t)
     struct cask__runnable *r = l->snap_head;
     if (!r || r->kind != CASK__RUN_TASK || t->back || t == l->main_task)
         return NULL;
+    if (CASK__UNLIKELY(l->diag || l->trace)) /* each task's stack use and runs are recorded */
+        return NULL;
     cask_task *n = (cask_task *)r;
     if (n->stack.lo || n->pool_index != t->pool_index || n->ncancel > 0)
         return NULL;
@@ -288,6 +292,8 @@ static void task_main(void *p)
         CASK__CHECK(!t->scope, "task '%s' returned with a scope or task group still open",
                     cask_task_name(t));
         bool unheld = finish(l, t, status);
+        if (CASK__UNLIKELY(l->trace)) /* after finish: the wakes it made come from this task */
+            cask__trace_task(l, CASK__TR_END, t, status);
         cask_task *n = chain_next(l, t);
         if (!n)
             break;
@@ -324,6 +330,8 @@ bool cask__task_start(cask_loop *l, cask_task *t)
         }
         status = rc; /* no memory for its stack: it ends with -ENOMEM without running */
     }
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_END, t, status);
     if (finish(l, t, status))
         struct_free(l, t);
     return false;
@@ -336,6 +344,8 @@ void cask__task_run(cask_loop *l, cask_task *t)
     t->state = CASK__T_RUNNING;
     l->current = t;
     __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog reads it */
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_RUN, t, 0);
     cask__ctx_switch(&l->sched, &t->ctx, 0);
     l->current = NULL; /* whichever task switched back here chose the scheduler */
     cask__reap(l);
@@ -356,6 +366,8 @@ static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cas
     cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main, t);
     all_link(l, t);
     l->tasks_live++;
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_SPAWN, t, 0);
     if (out)
         *out = t;
     if (link) /* before it can run, even eagerly */
@@ -366,8 +378,12 @@ static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cas
     t->state = CASK__T_RUNNING;
     l->current = t;
     __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_RUN, t, 0);
     cask__ctx_switch(from, &t->ctx, 0);
     l->current = self;
+    if (CASK__UNLIKELY(l->trace) && self) /* the spawner runs on */
+        cask__trace_task(l, CASK__TR_RUN, self, 0);
     cask__reap(l);
     return 0;
 }
@@ -432,6 +448,8 @@ spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct ca
         return spawn_eager(l, t, out, link, ctx);
     all_link(l, t);
     l->tasks_live++;
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_task(l, CASK__TR_SPAWN, t, 0);
     if (out)
         *out = t;
     if (link) /* before it can run */
@@ -576,6 +594,8 @@ int cask_task_set_name(cask_task *t, const char *name)
     snprintf(t->name, sizeof t->name, "%s", name);
     if (!t->name[0])
         cask_task_name(t);
+    if (CASK__UNLIKELY(t->loop && t->loop->trace))
+        cask__trace_task(t->loop, CASK__TR_NAME, t, 0);
     return 0;
 }
 

@@ -44,6 +44,8 @@ int cask__park(struct cask__waiter *w)
     t->state = CASK__T_PARKED;
     if (CASK__UNLIKELY(l->diag != NULL)) /* diagnostics tell how long it has waited */
         t->park_ns = cask__coarse_ns();
+    if (CASK__UNLIKELY(l->trace))
+        cask__trace_park(l, t, w);
     struct cask__ctx *next;
     if (t->back) { /* an eager task's first suspension returns to its spawner */
         next = t->back;
@@ -67,6 +69,8 @@ void cask__wake(cask_task *t, int status)
     t->waiter = NULL;
     t->state = CASK__T_READY;
     cask__ready_push(t->loop, &t->run);
+    if (CASK__UNLIKELY(t->loop->trace))
+        cask__trace_wake(t->loop, t, status);
 }
 
 void cask__signal(struct cask__waiter *w, int status)

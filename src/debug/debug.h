@@ -15,11 +15,13 @@ struct cask__stall;
 struct cask__diag {
     FILE *out;               /* where reports go */
     cask_signal *dump_rx;    /* the dump signal's receiver, or NULL */
+    int dump_sig;            /* cfg.dump_signal (the watchdog answers it when the loop is stuck) */
     bool detect_deadlocks;
     bool report_leftovers;
     int stuck_reports;       /* times "nothing can run again" was reported */
     int busy;                /* a report is being written (the watchdog stays quiet) */
     struct cask__stall *stall; /* the watchdog, or NULL */
+    struct cask__stackuse *stackuse; /* cfg.report_stack_use's tallies, or NULL */
 };
 
 /* What w (the waiter t is parked on) waits for, in words. */
@@ -34,6 +36,15 @@ void cask__json_str(FILE *f, const char *s);
 /* Runs fn(arg) on a stack large enough for symbolization: directly on a thread's own stack,
  * on a short-lived helper thread (the loop thread waiting for it) when called on a task's. */
 void cask__on_big_stack(void (*fn)(void *), void *arg);
+/* Bytes of s the kernel backs: the pages touched so far (debug/stackuse.c). */
+size_t cask__stack_touched(const struct cask__stack *s);
+int cask__stackuse_start(cask_loop *l);
+void cask__stackuse_stop(cask_loop *l);
+/* The task tree of l, written from another thread (the stall watchdog) while l's thread is
+ * stuck in one step: only reads; running is the stuck task (NULL: a callback) and pcs its
+ * live frames. */
+void cask__dump_tree_outside(cask_loop *l, FILE *f, const cask_task *running, void *const *pcs,
+                             int n);
 /* Stall watchdog (debug/stall.c). */
 int cask__stall_start(cask_loop *l, double threshold, FILE *out);
 void cask__stall_stop(cask_loop *l);

@@ -33,14 +33,18 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg)
         return 0;
     if (cfg->stall_threshold < 0 || cfg->stall_threshold != cfg->stall_threshold)
         return -EINVAL;
+    int trc = cask__trace_config(l, cfg);
+    if (trc)
+        return trc;
     if (!(cfg->dump_signal || cfg->stall_threshold > 0 || cfg->detect_deadlocks ||
-          cfg->report_leftovers))
+          cfg->report_leftovers || cfg->report_stack_use))
         return 0;
     struct cask__diag *d = cask__calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
     d->out = cfg->diag_out ? cfg->diag_out : stderr;
     d->detect_deadlocks = cfg->detect_deadlocks;
+    d->dump_sig = cfg->dump_signal;
     d->report_leftovers = cfg->report_leftovers;
     l->diag = d;
     int rc = 0;
@@ -50,13 +54,23 @@ int cask__diag_start(cask_loop *l, const struct cask_config *cfg)
         if (rc)
             goto out_free;
     }
-    if (cfg->stall_threshold > 0) {
-        rc = cask__stall_start(l, cfg->stall_threshold, d->out);
+    if (cfg->report_stack_use) {
+        rc = cask__stackuse_start(l);
         if (rc)
             goto out_close_rx;
     }
+    if (cfg->stall_threshold > 0) {
+        rc = cask__stall_start(l, cfg->stall_threshold, d->out);
+        if (rc)
+            goto out_stackuse;
+    }
     return 0;
 
+out_stackuse:
+    if (d->stackuse) {
+        cask__free(d->stackuse);
+        d->stackuse = NULL;
+    }
 out_close_rx:
     if (d->dump_rx)
         (void)cask_signal_close(d->dump_rx);
@@ -72,6 +86,7 @@ void cask__diag_stop(cask_loop *l)
     if (!d)
         return;
     cask__stall_stop(l);
+    cask__stackuse_stop(l);
     if (d->dump_rx)
         (void)cask_signal_close(d->dump_rx);
     l->diag = NULL;

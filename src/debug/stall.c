@@ -6,6 +6,10 @@
  * the stuck thread itself, records the running task and walks its live stack from the
  * interrupted registers; the watchdog symbolizes and prints the report while the step is
  * still running. The loop's hot paths pay nothing for it: the counters exist anyway.
+ * A dump signal (cfg.dump_signal) that arrives while the loop is stuck cannot be handled at
+ * the next iteration; the watchdog then writes the task tree itself, from outside: the other
+ * tasks are parked and stay as they are while the loop is stuck, and the stuck one is shown
+ * with its live backtrace from a fresh probe.
  */
 #define _GNU_SOURCE
 #include "debug.h"
@@ -33,6 +37,7 @@ struct cask__stall {
     void *pcs[CASK__BT_MAX];
     int npcs;
     uint64_t task_id;
+    const cask_task *task; /* the stuck task, or NULL (a callback) */
     char name[32];
     uint64_t reports; /* stalls reported */
 };
@@ -52,6 +57,7 @@ static void on_probe(int sig, siginfo_t *si, void *uc)
         const void *hi = t ? (const void *)t->stack.hi : s->sched_hi;
         s->npcs = cask__frames_ucontext(uc, lo, hi, s->pcs, CASK__BT_MAX);
         s->task_id = t ? t->id : 0;
+        s->task = t;
         if (t)
             memcpy(s->name, t->name[0] ? t->name : "", sizeof s->name);
         __atomic_store_n(&s->probe, 2, __ATOMIC_RELEASE);
@@ -70,7 +76,10 @@ static uint64_t steps(cask_loop *l)
            __atomic_load_n(&l->callbacks, __ATOMIC_RELAXED);
 }
 
-static void report(struct cask__stall *s, double ran)
+/* Asks the stuck thread for its running task and live frames; false if it did not answer. Its
+ * answer (a semaphore post from the loop's thread) also orders everything the loop did before
+ * it ahead of what the watchdog reads next. */
+static bool probe(struct cask__stall *s)
 {
     __atomic_store_n(&s->probe, 1, __ATOMIC_RELEASE);
     bool got = false;
@@ -87,6 +96,12 @@ static void report(struct cask__stall *s, double ran)
         got = __atomic_load_n(&s->probe, __ATOMIC_ACQUIRE) == 2;
     }
     __atomic_store_n(&s->probe, 0, __ATOMIC_RELEASE);
+    return got;
+}
+
+static void report(struct cask__stall *s, double ran)
+{
+    bool got = probe(s);
     FILE *f = s->out;
     double thr = (double)s->threshold_ns / 1e9;
     if (!got) {
@@ -113,6 +128,21 @@ static void report(struct cask__stall *s, double ran)
     s->reports++;
 }
 
+/* The dump signal arrived while the loop is stuck: the tree, from this thread. */
+static void report_tree(struct cask__stall *s, int sig, double ran)
+{
+    FILE *f = s->out;
+    if (!probe(s)) {
+        fprintf(f, "cask: signal %d while the loop is stuck (%.3f s in one step): its stack "
+                   "could not be read, no task tree\n", sig, ran);
+        fflush(f);
+        return;
+    }
+    fprintf(f, "cask: signal %d while the loop is stuck (%.3f s in one step): task tree, "
+               "written by the watchdog\n", sig, ran);
+    cask__dump_tree_outside(s->loop, f, s->task, s->pcs, s->npcs);
+}
+
 static void *watchdog(void *p)
 {
     struct cask__stall *s = p;
@@ -123,7 +153,8 @@ static void *watchdog(void *p)
     if (period < 1000000u)
         period = 1000000u;
     uint64_t last = steps(l), since = cask__clock_ns();
-    bool reported = false;
+    bool reported = false, tree_done = false;
+    int dump_sig = l->diag->dump_sig;
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         struct timespec until;
@@ -141,6 +172,7 @@ static void *watchdog(void *p)
             last = cur;
             since = now;
             reported = false;
+            tree_done = false;
             continue;
         }
         if (!reported && now - since >= s->threshold_ns) {
@@ -148,6 +180,12 @@ static void *watchdog(void *p)
             report(s, (double)(now - since) / 1e9);
             pthread_mutex_lock(&s->mu);
             reported = true; /* once per stuck step */
+        }
+        if (reported && !tree_done && dump_sig && cask__signal_arrived(l, dump_sig)) {
+            pthread_mutex_unlock(&s->mu);
+            report_tree(s, dump_sig, (double)(cask__clock_ns() - since) / 1e9);
+            pthread_mutex_lock(&s->mu);
+            tree_done = true; /* the loop answers it too, once it gets going again */
         }
     }
     pthread_mutex_unlock(&s->mu);

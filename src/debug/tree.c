@@ -58,6 +58,16 @@ size_t cask_symbolize(const void *pc, char *buf, size_t n)
 
 /* ---- what a task waits on ---- */
 
+/* t's name without making the default one (cask_task_name writes it into the struct, which a
+ * dump from the watchdog thread must not do). */
+static const char *tname(const cask_task *t, char *buf, size_t n)
+{
+    if (t->name[0])
+        return t->name;
+    snprintf(buf, n, "Task-%" PRIu64, t->id);
+    return buf;
+}
+
 static size_t wq_len(const struct cask__waiter *w)
 {
     size_t n = 0;
@@ -91,14 +101,16 @@ void cask__describe_wait(cask_loop *l, const cask_task *t, char *buf, size_t n)
         return;
     const char *what = w->what ? w->what : "?";
     cask_task *target = cask__wait_target(w);
+    char tn[32];
     if (!strcmp(what, "lock")) {
         if (live_task(target, l))
             snprintf(buf, n, "lock %p held by task %" PRIu64 " '%s'", w->obj, target->id,
-                     cask_task_name(target));
+                     tname(target, tn, sizeof tn));
         else
             snprintf(buf, n, "lock %p held outside any task", w->obj);
     } else if (target && live_task(target, l)) {
-        snprintf(buf, n, "%s task %" PRIu64 " '%s'", what, target->id, cask_task_name(target));
+        snprintf(buf, n, "%s task %" PRIu64 " '%s'", what, target->id,
+                 tname(target, tn, sizeof tn));
     } else if (!strcmp(what, "sleep") && w->data) {
         const struct cask__timer *tm = w->data;
         if (tm->index) {
@@ -165,7 +177,9 @@ struct dump {
     cask_loop *l;
     FILE *f;
     int flags;
-    const cask_task *current; /* the calling task, whose frames were taken before the hop */
+    const cask_task *current; /* the calling task, whose frames were taken before the hop (or
+                               * the stuck task, from the watchdog's probe) */
+    bool outside;             /* written by another thread while the loop's is stuck */
     void *cur_pcs[CASK__BT_MAX];
     int cur_n;
     int rc;
@@ -177,7 +191,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     cask_loop *l = dp->l;
     int flags = dp->flags;
     bool json = flags & CASK_DUMP_JSON;
-    char on[160], site[200] = "";
+    char on[160], site[200] = "", tn[32];
     cask__describe_wait(l, t, on, sizeof on);
     double waited = -1;
     if (t->state == CASK__T_PARKED && t->park_ns && l->diag) {
@@ -199,7 +213,7 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     char sym[200];
     if (json) {
         fprintf(f, "%s\n  {\"id\": %" PRIu64 ", \"name\": ", first ? "" : ",", t->id);
-        cask__json_str(f, cask_task_name(t));
+        cask__json_str(f, tname(t, tn, sizeof tn));
         fprintf(f, ", \"parent\": %" PRIu64 ", \"depth\": %d, \"state\": \"%s\", \"cancelling\": %d",
                 t->parent_id, depth, cask__task_state_name(t), (int)t->ncancel);
         fputs(", \"waits_on\": ", f);
@@ -213,6 +227,9 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
         }
         if (waited >= 0)
             fprintf(f, ", \"waited_s\": %.6f", waited);
+        if (t->stack.lo)
+            fprintf(f, ", \"stack_touched\": %zu, \"stack_size\": %zu",
+                    cask__stack_touched(&t->stack), (size_t)(t->stack.hi - t->stack.lo));
         fputs(", \"spawned_at\": ", f);
         cask__json_str(f, site);
         fputs(", \"backtrace\": [", f);
@@ -225,7 +242,8 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
         return;
     }
     int ind = 2 * depth;
-    fprintf(f, "%*s#%" PRIu64 " '%s' %s", ind, "", t->id, cask_task_name(t), cask__task_state_name(t));
+    fprintf(f, "%*s#%" PRIu64 " '%s' %s", ind, "", t->id, tname(t, tn, sizeof tn),
+            cask__task_state_name(t));
     if (on[0] && waited >= 0)
         fprintf(f, " %.2f s", waited);
     if (on[0])
@@ -235,6 +253,10 @@ static void one_task(const struct dump *dp, const cask_task *t, int depth, bool 
     fputc('\n', f);
     if (site[0])
         fprintf(f, "%*s    spawned at %s\n", ind, "", site);
+    if (t->stack.lo)
+        fprintf(f, "%*s    stack: %zu KiB of %zu KiB touched\n", ind, "",
+                (cask__stack_touched(&t->stack) + 1023) / 1024,
+                (size_t)(t->stack.hi - t->stack.lo) / 1024);
     for (int i = 0; i < npcs; i++) {
         cask__symbolize(pcs[i], true, sym, sizeof sym);
         fprintf(f, "%*s    %s %s\n", ind, "", i ? "  " : "at", sym);
@@ -260,7 +282,7 @@ static void dump_big(void *vp)
         rc = -ENOMEM;
         goto out_free;
     }
-    if (l->diag)
+    if (l->diag && !dp->outside)
         l->diag->busy++;
     size_t i = 0;
     for (cask_task *t = l->all_head; t; t = t->all_next)
@@ -314,7 +336,7 @@ static void dump_big(void *vp)
     if (json)
         fputs("\n]}\n", f);
     fflush(f);
-    if (l->diag)
+    if (l->diag && !dp->outside)
         l->diag->busy--;
 out_free:
     cask__free(depth);
@@ -338,6 +360,15 @@ int cask_dump_tree(FILE *f, int flags)
     /* symbolizing (libdw) needs more stack than a task has */
     cask__on_big_stack(dump_big, &dp);
     return dp.rc;
+}
+
+void cask__dump_tree_outside(cask_loop *l, FILE *f, const cask_task *running, void *const *pcs,
+                             int n)
+{
+    struct dump dp = {.l = l, .f = f, .flags = 0, .current = running, .outside = true};
+    dp.cur_n = n < CASK__BT_MAX ? n : CASK__BT_MAX;
+    memcpy(dp.cur_pcs, pcs, sizeof(void *) * (size_t)dp.cur_n);
+    dump_big(&dp); /* on the watchdog thread's own stack */
 }
 
 struct fatal_args {

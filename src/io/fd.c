@@ -3,7 +3,7 @@
  * registration; the registry itself is the loop's (core/fdtab.c).
  */
 #define _GNU_SOURCE
-#include "../internal.h"
+#include "net_internal.h"
 
 int cask_wait_fd(int fd, int events)
 {
@@ -24,5 +24,6 @@ int cask_fd_forget(int fd)
     if (!l)
         return -EPERM;
     cask__fd_forget(l, fd);
+    cask__ring_forget(fd); /* socket calls on the ring (io/net_ring.c) */
     return 0;
 }

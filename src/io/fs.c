@@ -3,7 +3,8 @@
  * the backend runs on its ring (poll/uring.c) or, when the backend has no ring or the kernel
  * lacks the operation, a worker thread runs synchronously (cask__to_thread_wait). Reads try the
  * page cache first with preadv2(RWF_NOWAIT), which costs one plain syscall when the data is
- * cached. The composite helpers (read a whole file, replace a file atomically) are built on the
+ * cached. Files of memory file systems (tmpfs, ramfs) are read, written and synced inline with
+ * plain syscalls: a ring or thread trip costs more than the copy, which never waits. The composite helpers (read a whole file, replace a file atomically) are built on the
  * single calls.
  */
 #define _GNU_SOURCE
@@ -170,7 +171,7 @@ static bool in_memory(int fd)
 static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt, int64_t off,
                           size_t want)
 {
-    if (no_nowait)
+    if (no_nowait && !cask__fd_memfile(l, fd))
         return -EAGAIN;
     if (fast_iter == l->iterations && fast_bytes >= FAST_BUDGET) {
         int rc = cask_yield(); /* let the others run: the loop goes on every FAST_BUDGET */
@@ -181,10 +182,14 @@ static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt
         fast_iter = l->iterations;
         fast_bytes = 0;
     }
-    ssize_t n = preadv2(fd, iov, cnt, off, RWF_NOWAIT);
-    /* tmpfs: its reads never wait; without a ring (whose inline attempt reads it, batched
-     * with the other tasks' reads) a plain read beats a trip to a thread */
-    if (n < 0 && errno == EOPNOTSUPP && !cask__poll_has_ring(l->poll) && in_memory(fd))
+    ssize_t n;
+    if (cask__fd_memfile(l, fd)) /* tmpfs: a read copies memory and never waits */
+        n = off < 0 ? readv(fd, iov, cnt) : preadv(fd, iov, cnt, off);
+    else
+        n = preadv2(fd, iov, cnt, off, RWF_NOWAIT);
+    /* a file of tmpfs cask did not open (some kernels refuse RWF_NOWAIT there): a plain read
+     * beats a trip to the ring or a thread */
+    if (n < 0 && errno == EOPNOTSUPP && in_memory(fd))
         n = off < 0 ? readv(fd, iov, cnt) : preadv(fd, iov, cnt, off);
     if (n >= 0) {
         fast_bytes += (size_t)n + 4096; /* a syscall costs something even when it reads nothing */
@@ -254,11 +259,48 @@ static ssize_t do_read(int fd, void *buf, size_t n, int64_t off)
     return (ssize_t)(done + (size_t)r);
 }
 
+/* A write to a file of a memory file system, inline, a chunk at a time with the read side's
+ * budget (the loop goes on every FAST_BUDGET bytes). Returns the count, or an error if nothing
+ * was written. */
+static ssize_t write_inline(cask_loop *l, int fd, const char *buf, size_t n, int64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        if (fast_iter == l->iterations && fast_bytes >= FAST_BUDGET) {
+            int rc = cask_yield();
+            if (rc)
+                return done ? (ssize_t)done : rc;
+        }
+        if (fast_iter != l->iterations) {
+            fast_iter = l->iterations;
+            fast_bytes = 0;
+        }
+        size_t want = n - done < FAST_CHUNK ? n - done : FAST_CHUNK;
+        ssize_t w = off < 0 ? write(fd, buf + done, want)
+                            : pwrite(fd, buf + done, want, off + (int64_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return done ? (ssize_t)done : -errno;
+        fast_bytes += (size_t)w + 4096;
+        done += (size_t)w;
+        if (w == 0)
+            break;
+    }
+    return (ssize_t)done;
+}
+
 static ssize_t do_write(int fd, const void *buf, size_t n, int64_t off)
 {
     int rc = rw_check(fd, buf, &n);
     if (rc)
         return rc;
+    cask_loop *l = cask__loop;
+    if (cask__fd_memfile(l, fd)) {
+        if (cask__cancelled(l->current))
+            return cask__cancel_now(l->current);
+        return write_inline(l, fd, buf, n, off);
+    }
     size_t done = 0;
     do {
         struct cask__op op;
@@ -277,21 +319,27 @@ static ssize_t do_write(int fd, const void *buf, size_t n, int64_t off)
     return (ssize_t)done;
 }
 
-ssize_t cask_file_read(int fd, void *buf, size_t n) { return do_read(fd, buf, n, -1); }
-ssize_t cask_file_write(int fd, const void *buf, size_t n) { return do_write(fd, buf, n, -1); }
+ssize_t cask_file_read(int fd, void *buf, size_t n)
+{
+    return cask__count_read(do_read(fd, buf, n, -1));
+}
+ssize_t cask_file_write(int fd, const void *buf, size_t n)
+{
+    return cask__count_written(do_write(fd, buf, n, -1));
+}
 
 ssize_t cask_file_pread(int fd, void *buf, size_t n, int64_t off)
 {
     if (off < 0)
         return check_task() ? -EPERM : -EINVAL;
-    return do_read(fd, buf, n, off);
+    return cask__count_read(do_read(fd, buf, n, off));
 }
 
 ssize_t cask_file_pwrite(int fd, const void *buf, size_t n, int64_t off)
 {
     if (off < 0)
         return check_task() ? -EPERM : -EINVAL;
-    return do_write(fd, buf, n, off);
+    return cask__count_written(do_write(fd, buf, n, off));
 }
 
 static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int64_t off)
@@ -310,6 +358,9 @@ static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int
         ssize_t got = try_cached(l, fd, iov, iovcnt, off, 0);
         if (got != -EAGAIN)
             return got; /* a short cached read is a short readv, as readv(2) allows */
+    } else if (cask__fd_memfile(l, fd)) {
+        ssize_t w = off < 0 ? writev(fd, iov, iovcnt) : pwritev(fd, iov, iovcnt, off);
+        return w < 0 ? -errno : w;
     }
     struct cask__op op;
     op_init(&op, kind, fd);
@@ -321,12 +372,12 @@ static ssize_t do_vec(int kind, int fd, const struct iovec *iov, int iovcnt, int
 
 ssize_t cask_file_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off)
 {
-    return do_vec(CASK__OP_READV, fd, iov, iovcnt, off);
+    return cask__count_read(do_vec(CASK__OP_READV, fd, iov, iovcnt, off));
 }
 
 ssize_t cask_file_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off)
 {
-    return do_vec(CASK__OP_WRITEV, fd, iov, iovcnt, off);
+    return cask__count_written(do_vec(CASK__OP_WRITEV, fd, iov, iovcnt, off));
 }
 
 static int fd_op(int kind, int fd, int64_t off, int64_t len, int mode)
@@ -336,6 +387,14 @@ static int fd_op(int kind, int fd, int64_t off, int64_t len, int mode)
         return rc;
     if (fd < 0)
         return -EBADF;
+    cask_loop *l = cask__loop;
+    if ((kind == CASK__OP_FSYNC || kind == CASK__OP_FDATASYNC) && cask__fd_memfile(l, fd)) {
+        /* nothing to write back from memory: the call checks the fd and returns */
+        if (cask__cancelled(l->current))
+            return cask__cancel_now(l->current);
+        int r = kind == CASK__OP_FSYNC ? fsync(fd) : fdatasync(fd);
+        return r == 0 ? 0 : -errno;
+    }
     struct cask__op op;
     op_init(&op, kind, fd);
     op.off = off;
@@ -373,7 +432,12 @@ int cask_file_open(const char *path, int flags, unsigned mode)
     op.path = path;
     op.flags = flags | O_CLOEXEC;
     op.mode = mode;
-    return (int)run_op(&op);
+    int fd = (int)run_op(&op);
+    /* a file of tmpfs or ramfs: its reads and writes run inline from now on (cheaper than
+     * any ring or thread trip; memory never makes the loop wait for a device) */
+    if (fd >= 0 && !(flags & (O_DIRECTORY | O_PATH)) && in_memory(fd))
+        (void)cask__fd_set_memfile(cask__loop, fd);
+    return fd;
 }
 
 int cask_file_close(int fd)

@@ -52,7 +52,7 @@ ssize_t cask__read_once(int fd, bool is_sock, void *buf, size_t n)
 {
     ssize_t r = is_sock ? recv(fd, buf, n, 0) : read(fd, buf, n);
     if (r >= 0)
-        return r;
+        return cask__count_read(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -60,7 +60,7 @@ ssize_t cask__write_once(int fd, bool is_sock, const void *buf, size_t n)
 {
     ssize_t r = is_sock ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
     if (r >= 0)
-        return r;
+        return cask__count_written(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -74,7 +74,7 @@ ssize_t cask__writev_once(int fd, bool is_sock, const struct iovec *iov, int iov
         r = writev(fd, iov, iovcnt);
     }
     if (r >= 0)
-        return r;
+        return cask__count_written(r);
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
@@ -189,6 +189,11 @@ ssize_t cask__sock_io(int fd, bool out, void *buf, size_t n, int flags, struct c
     int rc = enter();
     if (rc)
         return rc;
+    if (!a && cask__net_ring()) {
+        ssize_t r = out ? cask__ring_send(fd, buf, n, flags) : cask__ring_recv(fd, buf, n, flags);
+        if (r != -ENOSYS)
+            return r;
+    }
     for (;;) {
         ssize_t r;
         if (out)
@@ -199,7 +204,7 @@ ssize_t cask__sock_io(int fd, bool out, void *buf, size_t n, int flags, struct c
         else
             r = recv(fd, buf, n, flags | MSG_DONTWAIT);
         if (r >= 0)
-            return r;
+            return out ? cask__count_written(r) : cask__count_read(r);
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -225,7 +230,21 @@ ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const b
 {
     size_t done = 0;
     ssize_t r = 0;
+    bool ring = is_sock && cask__net_ring();
     while (done < n) {
+        if (ring) { /* the ring waits for room itself */
+            r = cask__ring_send(fd, (const char *)buf + done, n - done, 0);
+            if (closed && *closed && r <= 0)
+                r = -ENOTCONN;
+            if (r != -ENOSYS) {
+                if (r > 0)
+                    done += (size_t)r;
+                else if (r != -EINTR)
+                    break;
+                continue;
+            }
+            ring = false;
+        }
         r = cask__write_once(fd, is_sock, (const char *)buf + done, n - done);
         if (r >= 0) {
             done += (size_t)r;
@@ -258,6 +277,11 @@ int cask_accept(int lfd, struct cask_addr *peer)
     int rc = enter();
     if (rc)
         return rc;
+    if (cask__net_ring()) {
+        int fd = cask__ring_accept(lfd, peer);
+        if (fd != -ENOSYS)
+            return fd;
+    }
     for (;;) {
         struct cask_addr tmp;
         struct cask_addr *a = peer ? peer : &tmp;

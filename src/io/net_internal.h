@@ -23,7 +23,12 @@ struct cask_stream {
     size_t limit;
     char *buf; /* read buffer: [start, end) holds unread bytes */
     size_t start, end, cap;
+    struct cask__rx *rx; /* the multishot receive feeding buf on the ring path (net_ring.c) */
+    bool no_rx;          /* no multishot receive for this stream: single receives */
 };
+
+/* Room for n more bytes at buf + end (moving or growing the buffer). 0 or -ENOMEM. */
+int cask__stream_room(struct cask_stream *s, size_t n);
 
 /* Prepares s over fd, which must be non-blocking already (accepted sockets are). */
 void cask__stream_setup(struct cask_stream *s, int fd, bool is_sock,
@@ -41,6 +46,30 @@ static inline int cask__io_wait(int fd, int events)
         return 0;
     return rc == -EEXIST ? -EBUSY : rc;
 }
+
+/* The ring path (io/net_ring.c): whether this loop's sockets go through io_uring, and the
+ * calls that do. Each waits for its completion and returns a count (recv, send) or an fd
+ * (accept), also when the task was cancelled meanwhile (it did that much; the cancellation is
+ * delivered by the next call); -ECANCELED when cancelled having done nothing, -EBADF when the
+ * fd was forgotten (cask_fd_forget), the socket's errors, or -ENOSYS: not on the ring (wait
+ * for readiness instead). */
+bool cask__net_ring(void);
+ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags);
+ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags);
+int cask__ring_accept(int lfd, struct cask_addr *peer);
+/* Cancels the ring operations in flight on fd (they complete with -EBADF). */
+void cask__ring_forget(int fd);
+/* A stream socket's buffered reads on the ring (fill: readline, readuntil, readexactly, small
+ * reads): a multishot receive with provided buffers, armed at the first one, appends every arrival to the stream's buffer, also while no task reads (up to a
+ * high-water mark, where it stops until the next read). cask__rx_fill waits for the next
+ * arrival: with dst, the first one is copied there (up to n, the rest buffered) and its count
+ * returned; without, the count appended. 0 at EOF, -ECANCELED (nothing taken: what comes later
+ * is buffered), -ENOTCONN (closed meanwhile), the socket's error, or -ENOSYS: no multishot
+ * receive (use cask__ring_recv). cask__rx_release ends it (the stream is closing). */
+ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n);
+/* Whether s has a multishot receive armed (reads must then go through it). */
+bool cask__rx_armed(const struct cask_stream *s);
+void cask__rx_release(struct cask_stream *s);
 
 /* Reads/writes once without waiting: the count, or -errno (-EAGAIN when it would block).
  * Sockets use MSG_NOSIGNAL; other fds rely on SIGPIPE being ignored (cask__ignore_sigpipe). */

@@ -489,3 +489,11 @@ bool cask__signals_may_wake(cask_loop *l, const cask_signal *except)
             return true;
     return false;
 }
+
+bool cask__signal_arrived(cask_loop *l, int sig)
+{
+    struct slot *s = l->sig; /* set before the watchdog thread that asks was started */
+    if (!s || sig < 1 || sig > MAXSIG)
+        return false;
+    return __atomic_load_n(&s->count[sig], __ATOMIC_RELAXED) > 0;
+}

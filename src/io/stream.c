@@ -90,6 +90,7 @@ int cask_stream_close(cask_stream *s)
     if (!s || s->closed)
         return 0;
     s->closed = true;
+    cask__rx_release(s); /* a multishot receive on the ring: cancelled, its reader woken */
     /* forgetting the fd wakes tasks blocked on it (-EBADF, which they turn into -ENOTCONN) */
     if (cask__loop)
         cask_fd_forget(s->fd);
@@ -202,6 +203,29 @@ static int reserve(struct cask_stream *s, size_t want)
     return 0;
 }
 
+int cask__stream_room(struct cask_stream *s, size_t n)
+{
+    if (s->cap - s->end >= n)
+        return 0;
+    size_t used = s->end - s->start;
+    if (s->start) {
+        memmove(s->buf, s->buf + s->start, used);
+        s->start = 0;
+        s->end = used;
+        if (s->cap - used >= n)
+            return 0;
+    }
+    size_t cap = s->cap ? s->cap : MIN_BUF;
+    while (cap - used < n)
+        cap *= 2;
+    char *b = cask__realloc(s->buf, cap);
+    if (!b)
+        return -ENOMEM;
+    s->buf = b;
+    s->cap = cap;
+    return 0;
+}
+
 /* One read: through the file calls for files (they wait themselves), else without waiting. */
 static ssize_t read_once(struct cask_stream *s, void *buf, size_t n)
 {
@@ -212,6 +236,20 @@ static ssize_t read_once(struct cask_stream *s, void *buf, size_t n)
     return cask__read_once(s->fd, s->is_sock, buf, n);
 }
 
+/* One read that may wait: a socket on the ring path waits for its recv's completion (-ECANCELED:
+ * it took nothing); else as read_once, -EAGAIN meaning: wait for readiness. */
+static ssize_t read_some(struct cask_stream *s, void *buf, size_t n)
+{
+    if (s->is_sock && cask__net_ring()) {
+        ssize_t r = cask__ring_recv(s->fd, buf, n, 0);
+        if (s->closed)
+            return -ENOTCONN;
+        if (r != -ENOSYS)
+            return r;
+    }
+    return read_once(s, buf, n);
+}
+
 /* Reads more into the buffer, waiting if needed. Returns the count, 0 at EOF, or an error. */
 static ssize_t fill(struct cask_stream *s, size_t want)
 {
@@ -219,11 +257,16 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         return 0;
     if (s->rerr)
         return s->rerr;
+    if (s->is_sock && !s->no_rx && cask__net_ring()) { /* the multishot receive fills buf */
+        ssize_t r = cask__rx_fill(s, NULL, 0);
+        if (r != -ENOSYS)
+            return r; /* appended (> 0), EOF (0, s->eof set), or an error (in s->rerr) */
+    }
     int rc = reserve(s, want);
     if (rc)
         return rc;
     for (;;) {
-        ssize_t r = read_once(s, s->buf + s->end, s->cap - s->end);
+        ssize_t r = read_some(s, s->buf + s->end, s->cap - s->end);
         if (r > 0) {
             s->end += (size_t)r;
             return r;
@@ -234,8 +277,8 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         }
         if (r == -EINTR)
             continue;
-        if (r == -ECANCELED)
-            return r; /* a cancelled file read took nothing: the stream stays as it was */
+        if (r == -ECANCELED || r == -ENOTCONN)
+            return r; /* a cancelled file or ring read took nothing: the stream stays as it was */
         if (r != -EAGAIN) {
             s->rerr = (int)r;
             return r;
@@ -266,16 +309,23 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     size_t have = s->end - s->start;
     if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
-        for (;;) {
-            r = read_once(s, buf, n);
-            if (r == 0)
-                s->eof = true;
-            if (r != -EAGAIN && r != -EINTR)
-                break;
-            if (r == -EAGAIN && (r = wait_io(s, CASK_READABLE)))
-                break;
+        /* (on the ring: a single receive into buf, no copy; or, when the stream's multishot
+         * receive is armed already, its first arrival, copied) */
+        r = -ENOSYS;
+        if (cask__rx_armed(s))
+            r = cask__rx_fill(s, buf, n);
+        while (r == -ENOSYS) {
+            for (;;) {
+                r = read_some(s, buf, n);
+                if (r == 0)
+                    s->eof = true;
+                if (r != -EAGAIN && r != -EINTR)
+                    break;
+                if (r == -EAGAIN && (r = wait_io(s, CASK_READABLE)))
+                    break;
+            }
         }
-        if (r < 0 && r != -ECANCELED && r != -ENOTCONN && r != -EBUSY)
+        if (r < 0 && r != -ECANCELED && r != -ENOTCONN && r != -EBUSY && r != -ENOMEM)
             s->rerr = (int)r;
         goto out;
     }

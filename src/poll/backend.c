@@ -3,6 +3,8 @@
  * library was built with liburing and the kernel lets this process use it (the probe is the
  * ring's own setup: it fails under kernel.io_uring_disabled, seccomp filters, old kernels and
  * qemu-user), else epoll. $CASK_BACKEND or cask_config.backend names one explicitly.
+ * It also sets the network path: sockets through the ring or through readiness ($CASK_NET or
+ * cask_config.net; the ring only where the backend has one and the kernel the operations).
  */
 #define _GNU_SOURCE
 #include "poll.h"
@@ -25,7 +27,7 @@ static const struct cask__poll_ops *by_name(const char *name, int *err)
     return NULL;
 }
 
-int cask__poll_open(struct cask__poll **out, const char *want)
+static int open_backend(struct cask__poll **out, const char *want)
 {
     if (!want || !*want)
         want = getenv("CASK_BACKEND");
@@ -41,4 +43,19 @@ int cask__poll_open(struct cask__poll **out, const char *want)
         return 0;
 #endif
     return cask__epoll_ops.open(out);
+}
+
+int cask__poll_open(struct cask__poll **out, const char *want, const char *net)
+{
+    if (!net || !*net)
+        net = getenv("CASK_NET");
+    if (!net || !*net)
+        net = CASK__NET_DEFAULT;
+    bool ring = !strcmp(net, "ring");
+    if (!ring && strcmp(net, "ready"))
+        return -EINVAL;
+    int rc = open_backend(out, want);
+    if (rc == 0)
+        (*out)->net_ring = ring && (*out)->ops->net_capable && (*out)->ops->net_capable(*out);
+    return rc;
 }

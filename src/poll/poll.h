@@ -32,6 +32,11 @@ enum {
     CASK__OP_MKDIRAT,   /* path, mode */
     CASK__OP_SPLICE,    /* fd (in, offset off or -1) -> fd2 (out), len, flags */
     CASK__OP_FTRUNCATE, /* fd, off = new length */
+    /* the network on the ring (io/net_ring.c; never on a thread: without the ring a socket
+     * call waits for readiness) */
+    CASK__OP_RECV,   /* fd, buf, len, flags (MSG_*) */
+    CASK__OP_SEND,   /* fd, buf, len, flags (MSG_NOSIGNAL added) */
+    CASK__OP_ACCEPT, /* fd, buf = struct sockaddr, iov = socklen_t * (cast), flags (SOCK_*) */
     CASK__OP_COUNT
 };
 
@@ -49,6 +54,20 @@ struct cask__op {
     unsigned mode;
     const char *path, *path2;
     int64_t result; /* >= 0, or a negative errno */
+};
+
+/* A multishot receive with provided buffers (IORING_RECV_MULTISHOT): armed once on a socket,
+ * it reports every arrival through on_data until it ends. data (res bytes) is the kernel's
+ * buffer, valid during the call only. more == false: the last report (EOF: res 0, an error,
+ * -ENOBUFS when the buffers ran out, -ECANCELED after cancel_multi); the backend forgets m
+ * before that call, so on_data may free it or arm it again. A backend closing with m still
+ * armed reports -ECANCELED with more == false. */
+struct cask__mrecv {
+    void (*on_data)(struct cask__mrecv *m, int res, const char *data, bool more);
+    int fd;
+    bool armed;      /* the backend holds it */
+    bool cancelling; /* cancel_multi was asked */
+    struct cask__mrecv *prev, *next; /* the backend's list of armed ones */
 };
 
 struct cask__poll;
@@ -74,11 +93,21 @@ struct cask__poll_ops {
     /* Asks the kernel to stop a submitted op; it still completes (with -ECANCELED, -EINTR, or
      * what it transferred before it stopped). */
     void (*cancel)(struct cask__poll *p, struct cask__op *op);
+    /* Whether the kernel runs accept, recv and send on this backend's ring (NULL: no). */
+    bool (*net_capable)(struct cask__poll *p);
+    /* Arms m on m->fd (submitted at the next wait). -ENOSYS: no multishot receive here (NULL:
+     * none at all). */
+    int (*recv_multi)(struct cask__poll *p, struct cask__mrecv *m);
+    /* Asks the kernel to end m; its last report follows. */
+    void (*cancel_multi)(struct cask__poll *p, struct cask__mrecv *m);
 };
 
 /* Every backend's state starts with this. */
 struct cask__poll {
     const struct cask__poll_ops *ops;
+    /* sockets' accept, recv and send go through the ring (CASK_NET / cask_config.net = "ring"
+     * on a backend with a ring whose kernel has those operations); else readiness */
+    bool net_ring;
 };
 
 extern const struct cask__poll_ops cask__epoll_ops;
@@ -99,8 +128,18 @@ extern const struct cask__poll_ops cask__uring_ops;
 /* Opens the backend named by want ("epoll", "io_uring"/"uring", or NULL/"" for the default:
  * $CASK_BACKEND if set, else io_uring when built in and the probe succeeds, else epoll). A
  * backend asked for by name that cannot run gives its error (-ENOSYS when not built in); the
- * default falls back to epoll silently. -EINVAL: an unknown name. */
-int cask__poll_open(struct cask__poll **out, const char *want);
+ * default falls back to epoll silently. -EINVAL: an unknown name.
+ * net picks the network path ("ring" or "ready"; NULL/"": $CASK_NET, else CASK__NET_DEFAULT);
+ * "ring" on a backend without a ring (or a kernel without the operations) is readiness.
+ * -EINVAL: an unknown net name. */
+int cask__poll_open(struct cask__poll **out, const char *want, const char *net);
+#define CASK__NET_DEFAULT "ready"
+
+/* "ring" or "ready": the network path of this backend. */
+static inline const char *cask__poll_net(const struct cask__poll *p)
+{
+    return p->net_ring ? "ring" : "ready";
+}
 
 static inline void cask__poll_close(struct cask__poll *p)
 {
@@ -119,6 +158,15 @@ static inline bool cask__poll_has_ring(const struct cask__poll *p) { return p->o
 static inline int cask__poll_submit(struct cask__poll *p, struct cask__op *op)
 {
     return p->ops->submit ? p->ops->submit(p, op) : -ENOSYS;
+}
+static inline int cask__poll_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    return p->ops->recv_multi ? p->ops->recv_multi(p, m) : -ENOSYS;
+}
+static inline void cask__poll_cancel_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    if (p->ops->cancel_multi)
+        p->ops->cancel_multi(p, m);
 }
 static inline void cask__poll_cancel(struct cask__poll *p, struct cask__op *op)
 {

@@ -16,11 +16,17 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #define RING_ENTRIES 256
+#define BR_ENTRIES 128   /* provided buffers for multishot receives (a power of two) */
+#define BR_SIZE 16384    /* bytes each */
+#define BR_GROUP 0
+#define TAG_MRECV ((uint64_t)2) /* low bit set on a struct cask__mrecv's address */
 #define TAG_EPOLL ((uint64_t)1) /* the poll on the epoll fd; ops are pointers, never 1 */
 #define TAG_NONE ((uint64_t)0)  /* async cancels and the probe's nop: nothing to do */
 #ifndef CASK__IORING_OP_FTRUNCATE
@@ -38,6 +44,11 @@ struct uring_backend {
     bool unsubmitted;
     bool have_ring; /* made at the first file operation (ring_setup) */
     bool supported[CASK__OP_COUNT];
+    int8_t multi; /* multishot receives: 0 not tried, 1 buffers registered, 2 seen working,
+                     -1 not in this kernel */
+    struct io_uring_buf_ring *br; /* the provided buffers' ring, then the buffers (one mmap) */
+    char *bufs;
+    struct cask__mrecv *armed;   /* multishot receives the kernel holds */
     uint64_t slack_ns; /* the thread's timer slack, added to timed waits */
 };
 
@@ -100,6 +111,9 @@ static int probe(struct io_uring *ring)
         [CASK__OP_UNLINKAT] = IORING_OP_UNLINKAT,
         [CASK__OP_MKDIRAT] = IORING_OP_MKDIRAT,
         [CASK__OP_FTRUNCATE] = CASK__IORING_OP_FTRUNCATE,
+        [CASK__OP_RECV] = IORING_OP_RECV,
+        [CASK__OP_SEND] = IORING_OP_SEND,
+        [CASK__OP_ACCEPT] = IORING_OP_ACCEPT,
     };
     for (int k = 0; k < CASK__OP_COUNT; k++)
         probe_supported[k] = io_uring_opcode_supported(pr, opcode[k]);
@@ -175,11 +189,33 @@ static int ur_open(struct cask__poll **out)
     return 0;
 }
 
+static void mrecv_unlink(struct uring_backend *u, struct cask__mrecv *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        u->armed = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->prev = m->next = NULL;
+    m->armed = false;
+}
+
+#define BR_RING_BYTES (BR_ENTRIES * sizeof(struct io_uring_buf))
+#define BR_MAP_BYTES (BR_RING_BYTES + (size_t)BR_ENTRIES * BR_SIZE)
+
 static void ur_close(struct cask__poll *p)
 {
     struct uring_backend *u = (struct uring_backend *)p;
+    while (u->armed) { /* their owners learn that they ended */
+        struct cask__mrecv *m = u->armed;
+        mrecv_unlink(u, m);
+        m->on_data(m, -ECANCELED, NULL, false);
+    }
     if (u->have_ring)
         io_uring_queue_exit(&u->ring);
+    if (u->br)
+        munmap(u->br, BR_MAP_BYTES);
     cask__epoll_fini(&u->epstore);
     cask__free(u);
 }
@@ -211,6 +247,30 @@ static int reap(struct uring_backend *u, cask__poll_ready_fn ready, cask_loop *l
                     u->ep_single = true; /* no multishot poll in this kernel */
             }
             ep_fired = true;
+        } else if ((tag & 3) == TAG_MRECV) {
+            struct cask__mrecv *m = (struct cask__mrecv *)(uintptr_t)(tag & ~(uint64_t)3);
+            bool more = cqe->flags & IORING_CQE_F_MORE;
+            int res = cqe->res;
+            const char *data = NULL;
+            unsigned bid = 0;
+            if (cqe->flags & IORING_CQE_F_BUFFER) {
+                bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+                data = u->bufs + (size_t)bid * BR_SIZE;
+                u->multi = 2; /* multishot receives work here */
+            }
+            if (!more)
+                mrecv_unlink(u, m);
+            if (res == -EINVAL && !more && u->multi == 1) {
+                u->multi = -1; /* a kernel before 6.0: no multishot receive */
+                res = -ENOSYS;
+            }
+            m->on_data(m, res, data, more); /* may free m or arm it again */
+            if (data) { /* the data was copied: the buffer goes back to the kernel */
+                io_uring_buf_ring_add(u->br, (void *)data, BR_SIZE, (unsigned short)bid,
+                                      io_uring_buf_ring_mask(BR_ENTRIES), 0);
+                io_uring_buf_ring_advance(u->br, 1);
+            }
+            n++;
         } else if (tag != TAG_NONE && tag != LIBURING_UDATA_TIMEOUT) {
             struct cask__op *op = (struct cask__op *)(uintptr_t)tag;
             op->result = cqe->res;
@@ -326,6 +386,15 @@ static int ur_submit(struct cask__poll *p, struct cask__op *op)
     case CASK__OP_FTRUNCATE:
         io_uring_prep_rw(CASK__IORING_OP_FTRUNCATE, sqe, op->fd, NULL, 0, off);
         break;
+    case CASK__OP_RECV:
+        io_uring_prep_recv(sqe, op->fd, op->buf, (size_t)op->len, op->flags);
+        break;
+    case CASK__OP_SEND:
+        io_uring_prep_send(sqe, op->fd, op->buf, (size_t)op->len, op->flags | MSG_NOSIGNAL);
+        break;
+    case CASK__OP_ACCEPT:
+        io_uring_prep_accept(sqe, op->fd, op->buf, (socklen_t *)(uintptr_t)op->iov, op->flags);
+        break;
     default:
         return -ENOSYS;
     }
@@ -344,6 +413,81 @@ static void ur_cancel(struct cask__poll *p, struct cask__op *op)
     io_uring_sqe_set_data64(sqe, TAG_NONE);
 }
 
+/* The provided buffers, registered at the first multishot receive (Linux 5.19+). */
+static int br_setup(struct uring_backend *u)
+{
+    void *mem = mmap(NULL, BR_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (mem == MAP_FAILED)
+        return -ENOMEM;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)mem;
+    reg.ring_entries = BR_ENTRIES;
+    reg.bgid = BR_GROUP;
+    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (rc < 0) {
+        munmap(mem, BR_MAP_BYTES);
+        u->multi = -1; /* an older kernel: single receives only */
+        return rc;
+    }
+    u->br = mem;
+    u->bufs = (char *)mem + BR_RING_BYTES;
+    io_uring_buf_ring_init(u->br);
+    for (unsigned i = 0; i < BR_ENTRIES; i++)
+        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BR_SIZE, BR_SIZE, (unsigned short)i,
+                              io_uring_buf_ring_mask(BR_ENTRIES), (int)i);
+    io_uring_buf_ring_advance(u->br, BR_ENTRIES);
+    u->multi = 1;
+    return 0;
+}
+
+static int ur_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    if (u->multi < 0 || !u->supported[CASK__OP_RECV])
+        return -ENOSYS;
+    if (!u->have_ring && ring_setup(u) < 0)
+        return -ENOSYS;
+    if (u->multi == 0 && br_setup(u) < 0)
+        return -ENOSYS;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return -EAGAIN;
+    io_uring_prep_recv_multishot(sqe, m->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BR_GROUP;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | TAG_MRECV);
+    m->armed = true;
+    m->cancelling = false;
+    m->prev = NULL;
+    m->next = u->armed;
+    if (u->armed)
+        u->armed->prev = m;
+    u->armed = m;
+    return 0;
+}
+
+static void ur_cancel_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    if (!m->armed || m->cancelling)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return; /* the owner sees more reports and asks again */
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m | TAG_MRECV, 0);
+    io_uring_sqe_set_data64(sqe, TAG_NONE);
+    m->cancelling = true;
+}
+
+static bool ur_net_capable(struct cask__poll *p)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    return u->supported[CASK__OP_RECV] && u->supported[CASK__OP_SEND] &&
+           u->supported[CASK__OP_ACCEPT];
+}
+
 const struct cask__poll_ops cask__uring_ops = {
     .name = "io_uring",
     .open = ur_open,
@@ -353,4 +497,7 @@ const struct cask__poll_ops cask__uring_ops = {
     .wait = ur_wait,
     .submit = ur_submit,
     .cancel = ur_cancel,
+    .net_capable = ur_net_capable,
+    .recv_multi = ur_recv_multi,
+    .cancel_multi = ur_cancel_multi,
 };

@@ -144,7 +144,13 @@ class CaskBt(gdb.Command):
             if int(t["state"]) == 2:
                 print("  running: use gdb's own bt on this thread")
                 return
-            frames = _frames(t)
+            try:
+                frames = _frames(t)
+            except (gdb.MemoryError, gdb.error, OverflowError) as e:
+                # gcore on Linux 6.13+ cannot read stacks behind MADV_GUARD_INSTALL guards
+                # (the kernel's own core dumps can): say so instead of a Python error
+                print("  (its stack cannot be read here: %s; a core dumped by the kernel has it)" % e)
+                return
             if not frames:
                 print("  (no stack yet: it has not run)")
             for i, pc in enumerate(frames):
