@@ -25,7 +25,9 @@ static __thread struct netop *inflight;
 bool cask__net_ring(void)
 {
     cask_loop *l = cask__loop;
-    return l && l->poll->net_ring;
+    /* not for a compact task: the kernel would write its buffers (and the op) on the run stack
+     * while it is parked; it waits for readiness and calls the kernel itself */
+    return l && l->poll->net_ring && !(l->current && l->current->cx);
 }
 
 static bool netop_on_cancel(struct cask__waiter *w)
