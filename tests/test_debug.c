@@ -832,7 +832,7 @@ TEST(debug_trace_json)
     CHECK(strstr(s, "\"by\":\"task 3 'producer'\""));
     CHECK(strstr(s, "\"by\":\"loop\"")); /* the sleeps' timers */
     CHECK(strstr(s, "\"name\":\"timer\""));
-    CHECK(strstr(s, "\"site\":\"trace_prog_main") || strstr(s, "\"site\":\"spawn_named"));
+    CHECK(strstr(s, "\"name\":\"spawned at\"") && strstr(s, "\"site\":\""));
     CHECK(trace_checked(path, "--track 'producer (task 3)' --track 'consumer (task 2)' "
                               "--wait 'queue get' --wait 'lock 0x' --wait 'join task 3' "
                               "--wake-by \"task 3 'producer'\" --wake-by loop"));
