@@ -25,7 +25,7 @@ CC=${CC:-cc}
 NET=${CASK_BENCH_NET:-$ROOT/bench/net.sh}
 
 ALL_WORKLOADS="spawn switch ctxswitch sleepers_100k sleepers_1m timers group lock2 lock100 \
-queue1 queue1024 sem100"
+queue1 queue1024 sem100 pingpong_256 pingpong_1k pingpong_4k compact_sleepers_1m"
 
 note() { echo "bench: $*" >&2; }
 
@@ -58,7 +58,8 @@ if ((${#selected[@]})); then
 else
     read -r -a list <<<"$ALL_WORKLOADS"
     if ((quick)); then
-        read -r -a list <<<"${ALL_WORKLOADS/ sleepers_1m/}"
+        list_q=${ALL_WORKLOADS/ sleepers_1m/}
+        read -r -a list <<<"${list_q/ compact_sleepers_1m/}"
     fi
 fi
 WORKLOADS="${list[*]}"

@@ -5,8 +5,14 @@
 # the median of REPS runs. Results go to build/bench/scale.txt; bench/scale_svg.py draws
 # docs/scale.svg and prints the table for docs/benchmarks.md.
 #
+# Compact tasks (issue 8, part 1): when build/bench/cask_core can run them (it answers
+# "cask_core sleepers_compact 1" with a RESULT line), a "compact" series joins the others, and
+# its N list also takes the sizes in COMPACT_SIZES (10M: ordinary tasks at 4.4 KB each do not
+# fit in 24 GiB, compact ones should). Until then the series is skipped with a note.
+#
 # usage: bench/scale.sh [N ...]      (default 10000 100000 1000000)
-# environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go)
+# environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go),
+#   COMPACT_SIZES (extra sizes for the compact series only; default 10000000)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +35,12 @@ if command -v "$GO" >/dev/null 2>&1 &&
 else
     note "skipping go: no $GO, or its build failed"
 fi
+# HOOK (issue 8, part 1): the compact series runs as soon as cask_core knows compact tasks
+if "$OUT/cask_core" sleepers_compact 1 2>/dev/null | grep -q '^RESULT '; then
+    peers+=(compact)
+else
+    note "skipping compact: this cask_core has no compact tasks yet (issue 8, part 1)"
+fi
 if command -v "$NODE" >/dev/null 2>&1; then
     peers+=(node)
 else
@@ -41,10 +53,15 @@ lock() {
 
 res=$OUT/scale.txt
 : >"$res"
-for n in "${SIZES[@]}"; do
+read -r -a extra <<<"${COMPACT_SIZES:-10000000}"
+for n in "${SIZES[@]}" "${extra[@]}"; do
     for peer in "${peers[@]}"; do
+        if [[ " ${SIZES[*]} " != *" $n "* ]]; then
+            [[ $peer == compact ]] || continue # the extra sizes are the compact series' only
+        fi
         case $peer in
         cask) cmd=("$OUT/cask_core" sleepers "$n") ;;
+        compact) cmd=("$OUT/cask_core" sleepers_compact "$n") ;;
         go) cmd=("$OUT/peer-go" sleepers "$n") ;;
         node) cmd=("$NODE" --max-old-space-size=16384 "$PEERS/node.js" sleepers "$n") ;;
         esac

@@ -163,6 +163,13 @@ struct cask_config {
      * per task name (per function for unnamed tasks): tasks, median, 99th percentile, max.
      * Costs a mincore and a madvise per task and a page fault per page a task touches. */
     bool report_stack_use;
+    /* compact tasks (see "Compact tasks" after cask_spawn_with): every spawn of this loop but
+     * the main task makes a compact task (also when the environment variable CASK_COMPACT is
+     * set to anything but "" or "0"); compact_debug (or CASK_COMPACT_DEBUG) runs each compact
+     * task on a stack of its own, protected while it is parked, so that a pointer into it used
+     * by anyone else aborts with a report naming both tasks */
+    bool compact_tasks;
+    bool compact_debug;
 };
 
 /*
@@ -214,6 +221,10 @@ struct cask_loop_stats {
     uint64_t bytes_read;    /* bytes read by streams, socket calls (cask_recv, UDP) and file
                              * calls (cask_file_read, ...) on this loop */
     uint64_t bytes_written; /* bytes written by the same */
+    /* compact tasks (see cask_spawn_opts.compact): stack bytes copied to and from their save
+     * buffers so far, and the bytes their side blocks (homes and save buffers) hold now */
+    uint64_t compact_bytes_copied;
+    size_t compact_bytes_held;
 };
 int cask_loop_stats(struct cask_loop_stats *out);
 
@@ -276,6 +287,7 @@ struct cask_spawn_opts {
     const char *name;  /* copied (up to 31 bytes); NULL gives "Task-N" */
     size_t stack_size; /* 0: the loop's default */
     bool eager;        /* run at once until its first suspension, as asyncio 3.12 eager tasks */
+    bool compact;      /* a compact task: see "Compact tasks" below */
 };
 
 /*
@@ -290,6 +302,44 @@ struct cask_spawn_opts {
 CASK_MUST_CHECK int cask_spawn(cask_task **out, cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_spawn_with(cask_task **out, cask_fn fn, void *arg,
                                     const struct cask_spawn_opts *opts);
+
+/*
+ * Compact tasks (opts.compact, or cask_config.compact_tasks for every spawn of a loop but the
+ * main task). A compact task runs on the loop's one shared run stack (the loop's stack size,
+ * with a guard gap below it: an overflow is reported naming the task, as for any task). When
+ * it parks and another compact task needs the run stack, the bytes of stack it actually uses
+ * are copied to a save buffer of its own (grown to fit, shrunk after a peak) and copied back,
+ * at the same addresses, before it runs again. A parked compact task costs its task struct,
+ * a small side block (a 112-byte home for its blocking call's records and its live stack
+ * bytes: about 180 bytes for a sleeper) instead of at least one page of stack; a switch
+ * between two compact tasks copies their live stacks (cask_loop_stats counts the bytes).
+ *
+ * THE RULE: no pointer into a parked compact task's stack may be used by another task, a
+ * callback or a thread. Objects other tasks wait on or signal (events, locks, queues,
+ * conditions...), data a task hands to tasks it spawns, and buffers that others read or fill
+ * while the task is parked must live on the heap, in a static, or in an ordinary task's frame
+ * (the main task is always ordinary). Within the task itself (and in the blocking calls it
+ * makes) pointers to its own locals are fine. cask keeps its own records of a compact task's
+ * blocking calls off the run stack, and:
+ *   - cask_scope and cask_group structs may be declared on a compact task's stack as usual:
+ *     what the loop and the children touch is kept in a heap box the struct points to until
+ *     it is closed. (cask_scope_reschedule and cask_scope_cancel from another task need a
+ *     pointer to the scope, which the rule forbids: give such a scope its own heap memory.)
+ *   - file calls (cask_file_*, cask_dir_list, cask_sendfile) bounce buffers, paths, iovecs
+ *     and their own state that lie on the run stack through heap copies;
+ *   - cask_to_thread and cask_to_thread_ex return -EFAULT when arg points into the calling
+ *     compact task's stack (a worker thread would use it while the task is parked);
+ *   - a blocking call that would park on an object lying on the calling compact task's own
+ *     stack (a cask_event, cask_lock... declared there) returns -EFAULT: nobody else could
+ *     reach it to wake the task;
+ *   - an eager spawn made inside a compact task gives an ordinary task (the run stack is in
+ *     use by the spawner).
+ * cask_config.compact_debug (or CASK_COMPACT_DEBUG=1) catches the other violations where they
+ * happen: each compact task then runs on a stack of its own, protected while it is parked,
+ * and a use of a pointer into it aborts with "cask: compact debug: task 'B' used a pointer
+ * into the stack of parked compact task 'A'" and B's backtrace (slow: two mprotect calls per
+ * switch, one stack per task).
+ */
 
 /*
  * await task: waits until the task has ended and returns its status (fn's return value, or
@@ -1209,8 +1259,9 @@ int cask_metrics_write(FILE *f);
  * of arg passes to the pool on -ECANCELED and cleanup(arg) is called exactly once on the loop's
  * thread (at once if fn never started, else after fn returned), so arg can be heap memory.
  * fn must not call cask functions except cask_call_soon_threadsafe.
- * Returns fn's value, or -ECANCELED, -EPERM (not in a task), -EINVAL (fn NULL), -ENOMEM, or
- * -EAGAIN (no worker thread could be started and none runs).
+ * Returns fn's value, or -ECANCELED, -EPERM (not in a task), -EINVAL (fn NULL), -ENOMEM,
+ * -EAGAIN (no worker thread could be started and none runs), or -EFAULT (called from a compact
+ * task with arg on its own stack: see "Compact tasks"; nothing was done, cleanup not called).
  */
 CASK_MUST_CHECK int cask_to_thread(cask_fn fn, void *arg);
 CASK_MUST_CHECK int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup);
@@ -1440,6 +1491,7 @@ struct cask_server_opts {
     struct cask_stream_opts stream; /* for every connection's stream */
     size_t stack_size;              /* of handler tasks; 0: the loop's default */
     size_t max_connections;         /* 0: no limit; above it accepting pauses */
+    bool compact;                   /* handlers are compact tasks (see cask_spawn_opts) */
 };
 
 /*

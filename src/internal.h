@@ -292,6 +292,19 @@ struct cask_loop {
      * long (ns), bytes moved by the stream, socket and file calls */
     uint64_t polls, poll_ns;
     uint64_t bytes_read, bytes_written;
+    /* compact tasks (core/compact.c): every spawn compact; the debug mode (each compact task
+     * on a stack of its own, protected while it is parked); the shared run stack (its pool; lo
+     * NULL until the first compact task runs); the task whose image is on it (debug mode: the
+     * compact task switched in last); the size a new task's save buffer starts with; bytes
+     * copied in and out */
+    bool compact_all;
+    bool compact_debug;
+    struct cask__stack_pool *run_pool;
+    struct cask__stack run;
+    cask_task *run_owner;
+    uint32_t cx_guess;
+    uint64_t cx_copied;
+    size_t cx_bytes; /* bytes held by compact tasks' homes and save buffers */
 };
 
 /* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
@@ -354,6 +367,7 @@ enum {
     CASK__TF_RETRIEVED = 2, /* someone read the status */
     CASK__TF_DELIVERED = 4, /* a cancellation was delivered as -ECANCELED */
     CASK__TF_CANCELLED = 8, /* ended cancelled */
+    CASK__TF_COMPACT = 16,  /* runs on the loop's shared run stack (core/compact.c) */
 };
 struct cask_task {
     struct cask__runnable run; /* ready-queue link: keep first */
@@ -383,9 +397,77 @@ struct cask_task {
     void *spawn_site;
     uint64_t parent_id;
     uint64_t park_ns;
+    struct cask__cx *cx; /* compact tasks: home and saved stack image, from the first run */
     char name[32];
     void *slab; /* the slab this struct lives in (task.c); not cleared by spawn */
 };
+
+/*
+ * Compact tasks (core/compact.c). Each has one side block: its home, where every blocking
+ * call keeps the records other parties point to while the task is parked (waiters, timer
+ * nodes, per-call state), and its stack image while another compact task uses the run stack.
+ * A task is in at most one blocking call at a time, so one home suffices.
+ */
+#define CASK__HOME_BYTES 112
+struct cask__cx {
+    char *big;       /* image that outgrew the inline buffer (malloc), or NULL */
+    uint32_t len;    /* bytes of image saved; 0: none (on the run stack, or never ran) */
+    uint32_t cap;    /* inline image bytes */
+    uint32_t bigcap; /* bytes of big */
+    uint8_t fresh;   /* has not run yet: its first frame is made when it gets the run stack */
+    uint8_t prot;    /* debug mode: its own stack is protected (it is parked) */
+    uint8_t pad[2];
+    _Alignas(16) unsigned char home[CASK__HOME_BYTES];
+    _Alignas(16) unsigned char img[]; /* cap bytes */
+};
+/* The home of t: for a compact task in its side block, for an ordinary task the top
+ * CASK__HOME_BYTES of its own stack (its first page, touched anyway; its frames start below). */
+static inline void *cask__home(cask_task *t)
+{
+    return t->cx ? (void *)t->cx->home : (void *)(t->stack.hi - CASK__HOME_BYTES);
+}
+/* Storage for the record of type T of the blocking call the task self is in: its home (the
+ * size is checked at compile time). Every blocking call keeps there what others point to
+ * while it is parked; one call at a time, so a record is dead once its call returns. */
+#define CASK__REC(self, T)                                                                         \
+    ((T *)((void)sizeof(char[sizeof(T) <= CASK__HOME_BYTES ? 1 : -1]), cask__home(self)))
+/* True if t is a compact task and p lies on its stack (the run stack; in debug mode its own). */
+static inline bool cask__on_own_stack(const cask_task *t, const void *p)
+{
+    return t && t->cx && (const char *)p >= t->stack.lo && (const char *)p < t->stack.hi;
+}
+/* Gives compact task t (started) its first run: allocates its side block; -ENOMEM. */
+int cask__compact_start(cask_loop *l, cask_task *t);
+/* Called from a context that is not on the run stack, before switching into compact task t:
+ * saves the image of the run stack's owner (if another task) and puts t's in place. */
+void cask__compact_in(cask_loop *l, cask_task *t);
+/* The scheduler regained the CPU from a task: in debug mode, saves and protects the run
+ * stack so that any use of a pointer into it faults and is named. */
+void cask__compact_out(cask_loop *l);
+/* A compact task ended: frees its side block. */
+void cask__compact_end(cask_loop *l, cask_task *t);
+/* The run stack and the images at loop close. */
+void cask__compact_close(cask_loop *l);
+/* cask_spawn's entry point for a new context (core/task.c). */
+void cask__task_main(void *p);
+/* The frames of parked compact task t (its image may be in its save buffer). */
+int cask__compact_frames(const cask_task *t, void **pcs, int max);
+/* On a fault at addr in a parked compact task's protected stack (debug mode): writes the
+ * report naming both tasks (signal-safe enough for a report before abort). */
+bool cask__compact_fault(const void *addr);
+/* The context an eagerly started task returns to at its first suspension (clearing t->back),
+ * with the run stack made ready if it is a compact task's (t itself is then ordinary). */
+static inline struct cask__ctx *cask__take_back(cask_loop *l, cask_task *t)
+{
+    struct cask__ctx *b = t->back;
+    t->back = NULL;
+    if (b != &l->sched) {
+        cask_task *o = (cask_task *)((char *)b - offsetof(cask_task, ctx));
+        if (o->flags & CASK__TF_COMPACT)
+            cask__compact_in(l, o);
+    }
+    return b;
+}
 
 /* "new", "ready", "running", "waiting" or "done" (task listings and the task tree). */
 const char *cask__task_state_name(const cask_task *t);
@@ -527,7 +609,13 @@ enum {
     CASK__SCOPE_GROUP = 32,   /* a task group's body: close leaves the status alone */
     CASK__SCOPE_CLOSED = 64,
     CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
+    CASK__SCOPE_BOXED = 256, /* a compact task's scope: the real one is the heap box parent_ */
 };
+/* The scope s stands for (its heap box when s is a compact task's boxed scope). */
+static inline cask_scope *cask__scope_real(cask_scope *s)
+{
+    return s && (s->flags_ & CASK__SCOPE_BOXED) ? s->parent_ : s;
+}
 /* Opens a scope of the given kind with an absolute deadline (CASK__NEVER: none). */
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when);
 /* Marks s expired and interrupts its task if it is parked inside. */

@@ -92,19 +92,19 @@ int cask__fd_wait(cask_loop *l, cask_task *self, int fd, int events)
     }
     if (((events & CASK_READABLE) && e->rd) || ((events & CASK_WRITABLE) && e->wr))
         return -EEXIST;
-    struct cask__waiter w;
-    cask__waiter_init(&w, events == CASK_WRITABLE ? "fd write" : "fd read", NULL);
-    w.obj = (const void *)(intptr_t)fd;
-    w.value = fd;
-    w.data = (void *)(intptr_t)events;
-    w.on_cancel = fd_on_cancel;
-    w.task = self;
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, events == CASK_WRITABLE ? "fd write" : "fd read", NULL);
+    w->obj = (const void *)(intptr_t)fd;
+    w->value = fd;
+    w->data = (void *)(intptr_t)events;
+    w->on_cancel = fd_on_cancel;
+    w->task = self;
     if (events & CASK_READABLE)
-        e->rd = &w;
+        e->rd = w;
     if (events & CASK_WRITABLE)
-        e->wr = &w;
+        e->wr = w;
     l->nwatch++;
-    return cask__park(&w);
+    return cask__park(w);
 }
 
 int cask__fd_set_memfile(cask_loop *l, int fd)

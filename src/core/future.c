@@ -192,14 +192,14 @@ int cask_future_await(cask_future *f, void **value)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    struct cask__waiter w;
-    cask__waiter_init(&w, "future", f);
-    w.on_cancel = await_on_cancel;
-    w.task = self;
-    cask__wq_push(&f->waiters, &w);
-    int rc = cask__park(&w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "future", f);
+    w->on_cancel = await_on_cancel;
+    w->task = self;
+    cask__wq_push(&f->waiters, w);
+    int rc = cask__park(w);
     if (rc == 0 && value)
-        *value = w.data; /* not f->value: f may have been freed since it woke us */
+        *value = w->data; /* not f->value: f may have been freed since it woke us */
     return rc;
 }
 

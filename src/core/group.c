@@ -13,7 +13,15 @@ enum {
     G_ABORTING = 4,  /* failed or cancelled: children cancelled, no new ones */
     G_CANCELLED = 8, /* cask_group_cancel was called */
     G_FINISHED = 16, /* every child ended after close began: no new ones */
+    G_BOXED = 32,    /* a compact task's group: the real one is the heap box closer_ */
 };
+
+/* A group on a compact task's stack is reached by its children and the loop while the owner
+ * is parked: the real group is a heap box the struct on the stack points to until close. */
+static cask_group *greal(cask_group *g)
+{
+    return g && (g->state_ & G_BOXED) ? (cask_group *)g->closer_ : g;
+}
 
 /* A pending cask_group_start, on the starter's stack. */
 struct cask__group_start {
@@ -36,7 +44,7 @@ static int park_through(struct cask__waiter *w)
     if (!cask__cancelled(self))
         return cask__park(w);
     w->on_cancel(w);
-    cask_scope shield;
+    cask_scope shield; /* (boxed by scope.c when self is a compact task) */
     int rc = cask__scope_open(&shield, CASK__SCOPE_SHIELD, CASK__NEVER);
     CASK__CHECK(rc == 0, "shield scope: %d", rc);
     rc = cask__park(w);
@@ -164,8 +172,23 @@ int cask_group_open(cask_group *g)
     if (!self)
         return -EPERM;
     for (const cask_scope *o = self->scope; o; o = o->parent_)
-        if (o == &g->scope_)
+        if (o == &greal(g)->scope_)
             return -EINVAL; /* opened again before it was closed: its children live on */
+    if (cask__on_own_stack(self, g)) {
+        cask_group *box = cask__malloc(sizeof *box);
+        if (!box)
+            return -ENOMEM;
+        int rc = cask_group_open(box);
+        if (rc) {
+            cask__free(box);
+            return rc;
+        }
+        memset(g, 0, sizeof *g);
+        g->state_ = G_BOXED;
+        g->closer_ = box;
+        g->owner_ = self;
+        return 0;
+    }
     memset(g, 0, sizeof *g);
     int rc = cask__scope_open(&g->scope_, CASK__SCOPE_GROUP, CASK__NEVER);
     if (rc)
@@ -175,7 +198,7 @@ int cask_group_open(cask_group *g)
     return 0;
 }
 
-static int spawn_check(const cask_group *g)
+static int spawn_check(cask_group *g)
 {
     if (!g || !(g->state_ & (G_OPEN | G_FINISHED)))
         return -EINVAL;
@@ -191,6 +214,7 @@ static int group_spawn(cask_group *g, cask_task **out, cask_fn fn, void *arg,
 {
     if (out)
         *out = NULL;
+    g = greal(g);
     int rc = spawn_check(g);
     if (rc)
         return rc;
@@ -228,6 +252,7 @@ int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg, void
     if (out)
         *out = NULL;
     cask_task *self = cask__self();
+    g = greal(g);
     int rc = spawn_check(g);
     if (rc)
         return rc;
@@ -235,28 +260,28 @@ int cask_group_start(cask_group *g, cask_task **out, cask_fn fn, void *arg, void
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
-    struct cask__group_start s;
-    cask__waiter_init(&s.w, "group start", NULL);
-    s.w.on_cancel = start_on_cancel;
-    s.w.task = self;
-    s.group = g;
-    s.value = NULL;
-    s.status = 0;
-    s.done = false;
-    s.next = g->starts_;
-    g->starts_ = &s;
+    struct cask__group_start *s = CASK__REC(self, struct cask__group_start);
+    cask__waiter_init(&s->w, "group start", NULL);
+    s->w.on_cancel = start_on_cancel;
+    s->w.task = self;
+    s->group = g;
+    s->value = NULL;
+    s->status = 0;
+    s->done = false;
+    s->next = g->starts_;
+    g->starts_ = s;
     cask_task *t;
     cask__loop->spawn_site = __builtin_return_address(0);
-    rc = cask__spawn(&t, fn, arg, NULL, start_link, &s);
+    rc = cask__spawn(&t, fn, arg, NULL, start_link, s);
     if (rc) {
-        g->starts_ = s.next;
+        g->starts_ = s->next;
         return rc;
     }
-    if (!s.done)
-        park_through(&s.w);
-    rc = s.status;
+    if (!s->done)
+        park_through(&s->w);
+    rc = s->status;
     if (rc == 0 && value)
-        *value = s.value;
+        *value = s->value;
     if (out)
         *out = t;
     else
@@ -289,7 +314,23 @@ static bool close_on_cancel(struct cask__waiter *w)
     return false;
 }
 
+static int group_close(cask_group *g, int status);
+
 int cask_group_close(cask_group *g, int status)
+{
+    if (g && (g->state_ & G_BOXED)) {
+        cask_group *box = g->closer_;
+        int rc = group_close(box, status);
+        if (box->state_ & G_FINISHED) { /* closed: the outcome goes back in place */
+            *g = *box;
+            cask__free(box);
+        }
+        return rc;
+    }
+    return group_close(g, status);
+}
+
+static int group_close(cask_group *g, int status)
 {
     cask_task *self = cask__self();
     if (!g || !(g->state_ & G_OPEN) || (g->state_ & G_CLOSING))
@@ -304,13 +345,13 @@ int cask_group_close(cask_group *g, int status)
     if (status < 0 && status != -ECANCELED)
         record_failure(g, status); /* the block itself failed */
     if (g->live_ > 0) {
-        struct cask__waiter w;
-        cask__waiter_init(&w, "group", g);
-        w.on_cancel = close_on_cancel;
-        w.data = g;
-        w.task = self;
-        g->closer_ = &w;
-        int rc = park_through(&w);
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(w, "group", g);
+        w->on_cancel = close_on_cancel;
+        w->data = g;
+        w->task = self;
+        g->closer_ = w;
+        int rc = park_through(w);
         CASK__CHECK(rc == 0 && g->live_ == 0, "group close woke early (%d)", rc);
     }
     g->state_ |= G_FINISHED;
@@ -328,6 +369,7 @@ int cask_group_close(cask_group *g, int status)
 
 int cask_group_cancel(cask_group *g)
 {
+    g = greal(g);
     if (!g || !(g->state_ & (G_OPEN | G_FINISHED)))
         return -EINVAL;
     if (g->state_ & G_FINISHED)
@@ -340,6 +382,7 @@ int cask_group_cancel(cask_group *g)
 
 size_t cask_group_errors(const cask_group *g, int *out, size_t max)
 {
+    g = greal((cask_group *)g);
     if (!g)
         return 0;
     size_t n = g->nerrors_ < CASK_GROUP_MAX_ERRORS ? g->nerrors_ : CASK_GROUP_MAX_ERRORS;
@@ -348,4 +391,8 @@ size_t cask_group_errors(const cask_group *g, int *out, size_t max)
     return g->nerrors_;
 }
 
-size_t cask_group_size(const cask_group *g) { return g ? g->live_ : 0; }
+size_t cask_group_size(const cask_group *g)
+{
+    g = greal((cask_group *)g);
+    return g ? g->live_ : 0;
+}

@@ -9,6 +9,7 @@
 #include "../poll/poll.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -390,12 +391,18 @@ struct cask__ctx *cask__next(cask_loop *l)
         }
         if (r->kind != CASK__RUN_TASK)
             break; /* callbacks run on the scheduler's stack, not on a task's */
+        cask_task *t = (cask_task *)r;
+        cask_task *cur = l->current;
+        if (CASK__UNLIKELY(cur && (cur->flags & CASK__TF_COMPACT)) &&
+            (l->compact_debug || ((t->flags & CASK__TF_COMPACT) && t != l->run_owner)))
+            break; /* the run stack changes hands from the scheduler's stack, not on itself */
         l->snap_head = r->next;
         if (r->next) /* a mass wake-up walks cold stacks: start fetching the next one now */
             __builtin_prefetch(r->next, 1);
-        cask_task *t = (cask_task *)r;
         if (CASK__UNLIKELY(!t->stack.lo) && !cask__task_start(l, t))
             continue; /* it ended without running */
+        if (t->flags & CASK__TF_COMPACT)
+            cask__compact_in(l, t);
         t->state = CASK__T_RUNNING;
         l->current = t;
         __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* stall watchdog */
@@ -516,6 +523,14 @@ static int loop_open(cask_loop **out, const struct cask_config *cfg)
     l->trim_at = cask__clock_ns() + (l->trim_after == CASK__NEVER ? 0 : l->trim_after);
     l->virtual_clock = cfg && cfg->virtual_clock;
     l->eager = cfg && cfg->eager_tasks;
+    l->compact_all = cfg && cfg->compact_tasks;
+    l->compact_debug = cfg && cfg->compact_debug;
+    const char *env = getenv("CASK_COMPACT"); /* the examples run this way in CI too */
+    if (env && env[0] && strcmp(env, "0") != 0)
+        l->compact_all = true;
+    env = getenv("CASK_COMPACT_DEBUG");
+    if (env && env[0] && strcmp(env, "0") != 0)
+        l->compact_debug = true;
     l->vnow = cask__clock_ns();
     l->next_task_id = 1;
     cask__ctx_thread(&l->sched);
@@ -567,6 +582,7 @@ static void loop_close(cask_loop *l)
     cask__heap_free(&l->timers);
     for (size_t i = 0; i < sizeof l->pools / sizeof l->pools[0]; i++)
         cask__stack_pool_free(l->pools[i]);
+    cask__compact_close(l);
     close(l->wake_fd);
     cask__poll_close(l->poll);
     pthread_mutex_destroy(l->ts_mutex);
@@ -610,6 +626,8 @@ int cask_loop_stats(struct cask_loop_stats *out)
     out->poll_seconds = cask__ns_to_seconds(l->poll_ns);
     out->bytes_read = l->bytes_read;
     out->bytes_written = l->bytes_written;
+    out->compact_bytes_copied = l->cx_copied;
+    out->compact_bytes_held = l->cx_bytes;
     return 0;
 }
 
@@ -630,7 +648,11 @@ int cask_run_with(cask_fn main, void *arg, const struct cask_config *cfg)
     cask__loop = l;
     cask__stack_install_overflow_handler();
     cask_task *m;
+    bool compact_all = l->compact_all; /* main is an ordinary task: its frame is what the
+                                        * tasks it spawns usually share */
+    l->compact_all = false;
     rc = cask_spawn(&m, main, arg);
+    l->compact_all = compact_all;
     if (rc) {
         cask__loop = NULL;
         loop_close(l);
@@ -704,8 +726,7 @@ int cask_yield(void)
         cask__trace_task(l, CASK__TR_YIELD, t, 0);
     struct cask__ctx *next;
     if (t->back) {
-        next = t->back;
-        t->back = NULL;
+        next = cask__take_back(l, t);
     } else {
         next = cask__next(l);
     }
@@ -719,16 +740,16 @@ int cask_yield(void)
 
 static int sleep_ns(cask_loop *l, uint64_t when)
 {
-    struct sleeper s;
-    cask__waiter_init(&s.w, "sleep", NULL);
-    s.w.on_cancel = sleep_cancel;
-    s.w.data = &s.tm; /* diagnostics: the time left */
-    s.tm.index = 0;
+    struct sleeper *s = CASK__REC(l->current, struct sleeper);
+    cask__waiter_init(&s->w, "sleep", NULL);
+    s->w.on_cancel = sleep_cancel;
+    s->w.data = &s->tm; /* diagnostics: the time left */
+    s->tm.index = 0;
     if (cask__cancelled(l->current))
         return cask__cancel_now(l->current);
-    if (when != CASK__NEVER && cask__timer_arm(l, &s.tm, when, sleep_fire) != 0)
+    if (when != CASK__NEVER && cask__timer_arm(l, &s->tm, when, sleep_fire) != 0)
         return -ENOMEM;
-    return cask__park(&s.w);
+    return cask__park(&s->w);
 }
 
 int cask_sleep(double seconds)

@@ -26,6 +26,29 @@ void cask__scope_expire(cask_scope *s)
 
 static void scope_fire(struct cask__timer *t) { cask__scope_expire(scope_of(t)); }
 
+/* A scope on a compact task's stack is reached by the loop (its deadline timer, the expiry
+ * flag, the chain cask__cancelled walks while the task is parked): the real scope is a heap
+ * box, and the struct on the stack points to it until it is closed. */
+static int open_boxed(cask_task *t, cask_scope *s, uint32_t kind, uint64_t when)
+{
+    for (const cask_scope *o = t->scope; o; o = o->parent_)
+        if ((s->flags_ & CASK__SCOPE_BOXED) && o == s->parent_)
+            return -EINVAL; /* opened again before it was closed */
+    cask_scope *box = cask__malloc(sizeof *box);
+    if (!box)
+        return -ENOMEM;
+    int rc = cask__scope_open(box, kind, when);
+    if (rc) {
+        cask__free(box);
+        return rc;
+    }
+    memset(s, 0, sizeof *s);
+    s->flags_ = CASK__SCOPE_BOXED;
+    s->parent_ = box;
+    s->task_ = t;
+    return 0;
+}
+
 int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
 {
     cask_task *t = cask__self();
@@ -33,6 +56,8 @@ int cask__scope_open(cask_scope *s, uint32_t kind, uint64_t when)
         return -EINVAL;
     if (!t)
         return -EPERM;
+    if (cask__on_own_stack(t, s))
+        return open_boxed(t, s, kind, when);
     for (const cask_scope *o = t->scope; o; o = o->parent_)
         if (o == s)
             return -EINVAL; /* opened again before it was closed */
@@ -66,7 +91,7 @@ static int open_rel(cask_scope *s, uint32_t kind, double seconds)
     int rc = cask__scope_open(
         s, kind, isinf(seconds) && seconds > 0 ? CASK__NEVER : cask__deadline_ns(l, seconds));
     if (rc == 0 && seconds < 0)
-        keep_past(s, cask__ns_to_seconds(cask__loop_now(l)) + seconds);
+        keep_past(cask__scope_real(s), cask__ns_to_seconds(cask__loop_now(l)) + seconds);
     return rc;
 }
 
@@ -76,7 +101,7 @@ static int open_abs(cask_scope *s, uint32_t kind, double when)
         return -EINVAL;
     int rc = cask__scope_open(s, kind, cask__abs_to_ns(when));
     if (rc == 0 && when < 0)
-        keep_past(s, when);
+        keep_past(cask__scope_real(s), when);
     return rc;
 }
 
@@ -98,9 +123,25 @@ int cask_move_on_open_at(cask_scope *s, double when)
 }
 int cask_shield_open(cask_scope *s) { return cask__scope_open(s, CASK__SCOPE_SHIELD, CASK__NEVER); }
 
+static int scope_close(cask_task *t, cask_scope *s, int status);
+
 int cask_scope_close(cask_scope *s, int status)
 {
     cask_task *t = cask__self();
+    if (s && (s->flags_ & CASK__SCOPE_BOXED)) {
+        cask_scope *box = s->parent_;
+        if (!t || s->task_ != t || t->scope != box)
+            return -EINVAL;
+        int rc = scope_close(t, box, status);
+        *s = *box; /* closed: what the deadline and expiry queries read, back in place */
+        cask__free(box);
+        return rc;
+    }
+    return scope_close(t, s, status);
+}
+
+static int scope_close(cask_task *t, cask_scope *s, int status)
+{
     if (!s || !t || t->scope != s || !(s->flags_ & CASK__SCOPE_OPEN) || s->task_ != t)
         return -EINVAL;
     cask__timer_disarm(t->loop, timer_of(s));
@@ -119,6 +160,7 @@ int cask_scope_close(cask_scope *s, int status)
 
 int cask_scope_reschedule(cask_scope *s, double when)
 {
+    s = cask__scope_real(s);
     if (!s || !(s->flags_ & CASK__SCOPE_OPEN) || isnan(when))
         return -EINVAL;
     cask_loop *l = s->task_->loop;
@@ -139,6 +181,7 @@ int cask_scope_reschedule(cask_scope *s, double when)
 
 double cask_scope_deadline(const cask_scope *s)
 {
+    s = cask__scope_real((cask_scope *)s);
     if (!s)
         return NAN;
     if (s->flags_ & CASK__SCOPE_PAST)
@@ -147,10 +190,15 @@ double cask_scope_deadline(const cask_scope *s)
     return w == CASK__NEVER ? INFINITY : cask__ns_to_seconds(w);
 }
 
-bool cask_scope_expired(const cask_scope *s) { return s && (s->flags_ & CASK__SCOPE_EXPIRED); }
+bool cask_scope_expired(const cask_scope *s)
+{
+    s = cask__scope_real((cask_scope *)s);
+    return s && (s->flags_ & CASK__SCOPE_EXPIRED);
+}
 
 int cask_scope_cancel(cask_scope *s)
 {
+    s = cask__scope_real(s);
     if (!s || !(s->flags_ & CASK__SCOPE_OPEN))
         return -EINVAL;
     cask__timer_disarm(s->task_->loop, timer_of(s));

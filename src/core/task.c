@@ -217,9 +217,13 @@ void cask__reap_dead(cask_loop *l)
     cask_task *d = l->dead;
     l->dead = NULL;
     cask__ctx_destroy(&d->ctx);
-    if (CASK__UNLIKELY(l->diag != NULL)) /* cfg.report_stack_use measures the stack */
-        cask__stackuse_end(l, d);
-    cask__stack_put(l->pools[d->pool_index], &d->stack);
+    if (d->cx) {
+        cask__compact_end(l, d);
+    } else {
+        if (CASK__UNLIKELY(l->diag != NULL)) /* cfg.report_stack_use measures the stack */
+            cask__stackuse_end(l, d);
+        cask__stack_put(l->pools[d->pool_index], &d->stack);
+    }
     d->stack.lo = d->stack.hi = NULL;
     if (!(d->flags & CASK__TF_HANDLE))
         struct_free(l, d);
@@ -265,6 +269,8 @@ static inline cask_task *chain_next(cask_loop *l, cask_task *t)
     cask_task *n = (cask_task *)r;
     if (n->stack.lo || n->pool_index != t->pool_index || n->ncancel > 0)
         return NULL;
+    if ((n->flags | t->flags) & CASK__TF_COMPACT) /* the run stack changes hands elsewhere */
+        return NULL;
     l->snap_head = r->next;
     n->stack = t->stack; /* the stack and its context (sanitizer fibers included) move over */
     n->ctx = t->ctx;
@@ -277,7 +283,7 @@ static inline cask_task *chain_next(cask_loop *l, cask_task *t)
     return n;
 }
 
-static void task_main(void *p)
+void cask__task_main(void *p)
 {
     cask_task *t = p;
     cask_loop *l = t->loop;
@@ -304,8 +310,7 @@ static void task_main(void *p)
     l->dead = t; /* its stack goes back to the pool once we have switched away */
     struct cask__ctx *next;
     if (t->back) {
-        next = t->back;
-        t->back = NULL;
+        next = cask__take_back(l, t);
     } else if (t == l->main_task) {
         l->current = NULL; /* main ended: back to cask_run, which winds the loop down */
         next = &l->sched;
@@ -321,11 +326,16 @@ bool cask__task_start(cask_loop *l, cask_task *t)
     int status;
     if (t->ncancel > 0) {
         status = -ECANCELED; /* cancelled before its first run: the body never runs */
+    } else if (t->flags & CASK__TF_COMPACT) {
+        int rc = cask__compact_start(l, t); /* its first frame is made when it gets the run stack */
+        if (rc == 0)
+            return true;
+        status = rc;
     } else {
         int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
         if (CASK__LIKELY(rc == 0)) {
-            cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo),
-                           task_main, t);
+            cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo) - CASK__HOME_BYTES,
+                           cask__task_main, t);
             return true;
         }
         status = rc; /* no memory for its stack: it ends with -ENOMEM without running */
@@ -341,6 +351,8 @@ void cask__task_run(cask_loop *l, cask_task *t)
 {
     if (!t->stack.lo && !cask__task_start(l, t))
         return;
+    if (t->flags & CASK__TF_COMPACT)
+        cask__compact_in(l, t);
     t->state = CASK__T_RUNNING;
     l->current = t;
     __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED); /* the stall watchdog reads it */
@@ -349,6 +361,7 @@ void cask__task_run(cask_loop *l, cask_task *t)
     cask__ctx_switch(&l->sched, &t->ctx, 0);
     l->current = NULL; /* whichever task switched back here chose the scheduler */
     cask__reap(l);
+    cask__compact_out(l);
 }
 
 /* Eager start: the task runs now, inside the spawn call, until it first suspends or ends; it
@@ -356,14 +369,22 @@ void cask__task_run(cask_loop *l, cask_task *t)
 static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cask_task **out,
                                                  void (*link)(cask_task *t, void *ctx), void *ctx)
 {
-    int rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+    int rc;
+    if (t->flags & CASK__TF_COMPACT) {
+        rc = cask__compact_start(l, t); /* (the spawner is not a compact task: see spawn) */
+    } else {
+        rc = cask__stack_get(l->pools[t->pool_index], &t->stack);
+        if (rc == 0)
+            cask__ctx_make(&t->ctx, t->stack.lo,
+                           (size_t)(t->stack.hi - t->stack.lo) - CASK__HOME_BYTES,
+                           cask__task_main, t);
+    }
     if (CASK__UNLIKELY(rc)) {
         t->state = CASK__T_DONE;
         t->run.next = (struct cask__runnable *)l->task_free;
         l->task_free = t;
         return rc;
     }
-    cask__ctx_make(&t->ctx, t->stack.lo, (size_t)(t->stack.hi - t->stack.lo), task_main, t);
     all_link(l, t);
     l->tasks_live++;
     if (CASK__UNLIKELY(l->trace))
@@ -375,6 +396,8 @@ static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cas
     cask_task *self = l->current;
     struct cask__ctx *from = self ? &self->ctx : &l->sched;
     t->back = from;
+    if (t->flags & CASK__TF_COMPACT)
+        cask__compact_in(l, t);
     t->state = CASK__T_RUNNING;
     l->current = t;
     __atomic_store_n(&l->switches, l->switches + 1, __ATOMIC_RELAXED);
@@ -385,6 +408,8 @@ static __attribute__((noinline)) int spawn_eager(cask_loop *l, cask_task *t, cas
     if (CASK__UNLIKELY(l->trace) && self) /* the spawner runs on */
         cask__trace_task(l, CASK__TR_RUN, self, 0);
     cask__reap(l);
+    if (!self || !(self->flags & CASK__TF_COMPACT))
+        cask__compact_out(l);
     return 0;
 }
 
@@ -421,6 +446,12 @@ spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct ca
     t->run.kind = CASK__RUN_TASK;
     t->state = CASK__T_NEW;
     t->flags = out ? CASK__TF_HANDLE : 0;
+    bool eager = (o && o->eager) || l->eager;
+    /* compact: asked for, unless it starts eagerly inside a compact task (which is on the run
+     * stack it would need): that one is an ordinary task */
+    if (((o && o->compact) || l->compact_all) &&
+        !(eager && l->current && (l->current->flags & CASK__TF_COMPACT)))
+        t->flags |= CASK__TF_COMPACT;
     t->pool_index = pi;
     t->spare = 0;
     t->ncancel = 0;
@@ -434,6 +465,7 @@ spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct ca
     t->scope = NULL;
     t->joiners.head = t->joiners.tail = NULL;
     t->stack.lo = NULL; /* no stack until it first runs */
+    t->cx = NULL;
     t->id = l->next_task_id++;
     t->group = NULL;
     t->on_done = NULL;
@@ -444,7 +476,7 @@ spawn_impl(cask_loop *l, cask_task **out, cask_fn fn, void *arg, const struct ca
     t->name[0] = 0;
     if (o && o->name)
         cask_task_set_name(t, o->name);
-    if (CASK__UNLIKELY((o && o->eager) || l->eager))
+    if (CASK__UNLIKELY(eager))
         return spawn_eager(l, t, out, link, ctx);
     all_link(l, t);
     l->tasks_live++;
@@ -523,12 +555,12 @@ int cask__join(cask_task *c, bool shielded)
         return -EPERM;
     if (c == self)
         return -EDEADLK;
-    struct cask__waiter w;
-    cask__waiter_init(&w, shielded ? "shield" : "join", c);
-    w.on_cancel = shielded ? NULL : join_on_cancel; /* NULL: a cancelled caller just leaves */
-    w.task = self;
-    cask__wq_push(&c->joiners, &w);
-    int rc = cask__park(&w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, shielded ? "shield" : "join", c);
+    w->on_cancel = shielded ? NULL : join_on_cancel; /* NULL: a cancelled caller just leaves */
+    w->task = self;
+    cask__wq_push(&c->joiners, w);
+    int rc = cask__park(w);
     if (c->state == CASK__T_DONE)
         c->flags |= CASK__TF_RETRIEVED;
     return rc;
@@ -737,55 +769,72 @@ int cask_gather(cask_task *const *tasks, size_t n, int *statuses)
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
+    /* a compact task keeps everything the children's ends and a canceller touch off its
+     * stack: the record, one waiter per task, the task list and the statuses */
+    struct gather glocal, *gp = &glocal;
     struct cask__waiter local[16];
     struct cask__waiter *ws = local;
-    if (n > 16) {
-        ws = cask__malloc(n * sizeof *ws);
-        if (!ws)
+    cask_task *const *tl = tasks;
+    int *st = statuses;
+    void *block = NULL;
+    if (n > 16 || self->cx) {
+        size_t bytes = sizeof *gp + n * (sizeof *ws + sizeof *tl + sizeof *st);
+        block = cask__malloc(bytes);
+        if (!block)
             return -ENOMEM;
+        gp = block;
+        ws = (struct cask__waiter *)(gp + 1);
+        cask_task **tcopy = (cask_task **)(ws + n);
+        for (size_t i = 0; i < n; i++)
+            tcopy[i] = tasks[i];
+        tl = tcopy;
+        if (statuses)
+            st = (int *)(tcopy + n);
     }
-    struct gather g;
-    cask__waiter_init(&g.main, "gather", tasks);
-    g.main.on_cancel = gather_on_cancel;
-    g.main.task = self;
-    g.tasks = tasks;
-    g.statuses = statuses;
-    g.n = n;
-    g.pending = 0;
-    g.cancelling = false;
-    g.woken = false;
+    struct gather *g = gp;
+    cask__waiter_init(&g->main, "gather", tasks);
+    g->main.on_cancel = gather_on_cancel;
+    g->main.task = self;
+    g->tasks = tl;
+    g->statuses = st;
+    g->n = n;
+    g->pending = 0;
+    g->cancelling = false;
+    g->woken = false;
     int first_err = 0;
     for (size_t i = 0; i < n; i++) {
         cask_task *t = tasks[i];
         cask__waiter_init(&ws[i], "gather", t);
         if (t->state == CASK__T_DONE) {
             t->flags |= CASK__TF_RETRIEVED;
-            if (statuses)
-                statuses[i] = t->status;
+            if (st)
+                st[i] = t->status;
             if (t->status < 0 && !first_err)
                 first_err = t->status;
             continue;
         }
         ws[i].notify = gather_notify;
-        ws[i].data = &g;
+        ws[i].data = g;
         ws[i].value = (intptr_t)i;
         ws[i].task = self;
         cask__wq_push(&t->joiners, &ws[i]);
-        g.pending++;
+        g->pending++;
     }
     int rc;
-    if (g.pending == 0 || (!statuses && first_err)) {
+    if (g->pending == 0 || (!statuses && first_err)) {
         rc = statuses ? 0 : first_err;
     } else {
-        rc = cask__park(&g.main);
+        rc = cask__park(&g->main);
     }
     for (size_t i = 0; i < n; i++) {
         cask__wq_remove(&ws[i]); /* the ones still waiting when we return early */
         if (tasks[i]->state == CASK__T_DONE)
             tasks[i]->flags |= CASK__TF_RETRIEVED;
     }
-    if (ws != local)
-        cask__free(ws);
+    if (st != statuses)
+        memcpy(statuses, st, n * sizeof *st);
+    if (block)
+        cask__free(block);
     if (statuses && rc == 0)
         return 0;
     return rc;

@@ -35,6 +35,16 @@ int cask__park(struct cask__waiter *w)
         cask__wq_remove(w);
         return -EPERM;
     }
+    if (CASK__UNLIKELY(t->cx != NULL)) {
+        /* a compact task: its records live in its home; an object on its own stack can be
+         * reached by nobody else once another compact task has the run stack */
+        CASK__CHECK(!cask__on_own_stack(t, w), "compact task '%s': waiter for %s on the run stack",
+                    cask_task_name(t), w->what ? w->what : "?");
+        if (cask__on_own_stack(t, w->wq)) {
+            cask__wq_remove(w);
+            return -EFAULT;
+        }
+    }
     if (CASK__UNLIKELY(cask__cancelled(t))) {
         cask__wq_remove(w);
         return deliver_cancel(t);
@@ -48,8 +58,7 @@ int cask__park(struct cask__waiter *w)
         cask__trace_park(l, t, w);
     struct cask__ctx *next;
     if (t->back) { /* an eager task's first suspension returns to its spawner */
-        next = t->back;
-        t->back = NULL;
+        next = cask__take_back(l, t);
     } else {
         next = cask__next(l);
     }

@@ -104,34 +104,40 @@ int cask_wait(cask_task *const *tasks, size_t n, int mode, double timeout, size_
         ready = true;
     uint64_t when = deadline_of(l, timeout);
     if (!ready && when > cask__loop_now(l)) {
+        /* a compact task keeps the record and the waiters off its stack */
         struct cask__waiter local[16];
         struct cask__waiter *each = local;
-        if (n > 16) {
-            each = cask__malloc(n * sizeof *each);
-            if (!each)
+        struct waitset *wp = &ws;
+        void *block = NULL;
+        if (n > 16 || self->cx) {
+            block = cask__malloc(sizeof ws + n * sizeof *each);
+            if (!block)
                 return -ENOMEM;
+            wp = block;
+            *wp = ws;
+            each = (struct cask__waiter *)(wp + 1);
         }
         rc = 0;
         if (when != CASK__NEVER)
-            rc = cask__timer_arm(l, &ws.tm, when, wait_fire);
+            rc = cask__timer_arm(l, &wp->tm, when, wait_fire);
         if (rc == 0) {
             for (size_t i = 0; i < n; i++) {
                 cask__waiter_init(&each[i], "wait", tasks[i]);
                 if (tasks[i]->state == CASK__T_DONE)
                     continue;
                 each[i].notify = wait_notify;
-                each[i].data = &ws;
+                each[i].data = wp;
                 each[i].task = self;
                 cask__wq_push(&tasks[i]->joiners, &each[i]);
             }
             /* cancelled: return at once (on_cancel NULL); the tasks are not touched (W5) */
-            rc = cask__park(&ws.main);
+            rc = cask__park(&wp->main);
             for (size_t i = 0; i < n; i++)
                 cask__wq_remove(&each[i]);
-            cask__timer_disarm(l, &ws.tm);
+            cask__timer_disarm(l, &wp->tm);
         }
-        if (each != local)
-            cask__free(each);
+        if (block)
+            cask__free(block);
         if (rc)
             return rc;
     }

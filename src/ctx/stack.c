@@ -424,6 +424,12 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
     cask_task *t = l ? l->current : NULL;
     char *addr = info->si_addr;
     char *sp = fault_sp(uctx);
+    if (cask__compact_fault(addr)) { /* compact debug mode: a pointer into a parked stack */
+        if (t)
+            cask__diag_overflow_backtrace(t, uctx);
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
     /* A task ran off the bottom of its stack: the fault is in its guard gap, or a frame wider
      * than the gap reached into the arena below (the stack pointer is below the stack), or
      * the fault is anywhere in the arena while the stack pointer is below this stack. */

@@ -24,6 +24,8 @@ int cask__task_frames(const cask_task *t, void **pcs, int max)
                                  t->stack.lo, t->stack.hi, pcs, max);
     if (t->state == CASK__T_RUNNING)
         return 0; /* running but not the caller: an eager child's spawner, mid-switch */
+    if (t->cx)
+        return cask__compact_frames(t, pcs, max);
     return cask__frames_parked(&t->ctx, t->stack.lo, t->stack.hi, pcs, max);
 }
 

@@ -107,8 +107,99 @@ static bool op_on_cancel(struct cask__waiter *w)
     return false; /* the task waits for the completion: the kernel still owns the buffers */
 }
 
+static int64_t run_op_here(struct cask__op *op);
+
+/* A heap copy of the n bytes at p if they lie on the run stack (else p); NULL: no memory. */
+static void *bounce(const void *p, size_t n, bool copy_in)
+{
+    if (!p || !cask__on_own_stack(cask__self(), p))
+        return (void *)p;
+    void *b = cask__malloc(n ? n : 1);
+    if (b && copy_in)
+        memcpy(b, p, n);
+    return b;
+}
+
+static void unbounce(const void *orig, void *b)
+{
+    if (b != orig)
+        cask__free(b);
+}
+
+/*
+ * A compact task's op: the kernel or a worker thread reads and writes the op and its buffers
+ * while the task is parked, when the run stack may hold another task's frames. The op goes to
+ * the heap and so does every buffer, path and iovec that lies on the run stack (copied in
+ * before, out after).
+ */
+static int64_t run_op_compact(const struct cask__op *op)
+{
+    struct cask__op *h = cask__malloc(sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    *h = *op;
+    int64_t r = -ENOMEM;
+    bool in = op->kind == CASK__OP_WRITE || op->kind == CASK__OP_WRITEV;
+    size_t blen = op->kind == CASK__OP_STATX ? sizeof(struct statx)
+                  : op->kind == CASK__OP_READ || op->kind == CASK__OP_WRITE ? (size_t)op->len
+                                                                               : 0;
+    struct iovec *iov = NULL;
+    int iovcnt = op->kind == CASK__OP_READV || op->kind == CASK__OP_WRITEV ? (int)op->len : 0;
+    h->buf = blen ? bounce(op->buf, blen, in) : op->buf;
+    h->path = op->path ? bounce(op->path, strlen(op->path) + 1, true) : NULL;
+    h->path2 = op->path2 ? bounce(op->path2, strlen(op->path2) + 1, true) : NULL;
+    if ((blen && !h->buf) || (op->path && !h->path) || (op->path2 && !h->path2))
+        goto out;
+    if (iovcnt) {
+        iov = cask__calloc((size_t)iovcnt, sizeof *iov);
+        if (!iov)
+            goto out;
+        for (int i = 0; i < iovcnt; i++) {
+            iov[i].iov_len = op->iov[i].iov_len;
+            iov[i].iov_base = bounce(op->iov[i].iov_base, op->iov[i].iov_len, in);
+            if (!iov[i].iov_base && op->iov[i].iov_base)
+                goto out;
+        }
+        h->iov = iov;
+    }
+    r = run_op_here(h);
+    if (r > 0 && op->kind == CASK__OP_READ && h->buf != op->buf)
+        memcpy(op->buf, h->buf, (size_t)r);
+    if (r == 0 && op->kind == CASK__OP_STATX && h->buf != op->buf)
+        memcpy(op->buf, h->buf, sizeof(struct statx));
+    if (r > 0 && op->kind == CASK__OP_READV) {
+        size_t left = (size_t)r;
+        for (int i = 0; i < iovcnt && left; i++) {
+            size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+            if (iov[i].iov_base != op->iov[i].iov_base)
+                memcpy(op->iov[i].iov_base, iov[i].iov_base, n);
+            left -= n;
+        }
+    }
+out:
+    if (blen)
+        unbounce(op->buf, h->buf);
+    unbounce(op->path, (void *)h->path);
+    unbounce(op->path2, (void *)h->path2);
+    if (iov) {
+        for (int i = 0; i < iovcnt; i++)
+            unbounce(op->iov[i].iov_base, iov[i].iov_base);
+        cask__free(iov);
+    }
+    cask__free(h);
+    return r;
+}
+
 /* Runs op and returns its result, with the cancellation rule of cask.h. */
 static int64_t run_op(struct cask__op *op)
+{
+    cask_loop *l = cask__loop;
+    if (l && l->current && l->current->cx)
+        return run_op_compact(op);
+    return run_op_here(op);
+}
+
+static int64_t run_op_here(struct cask__op *op)
 {
     cask_loop *l = cask__loop;
     cask_task *self = l ? l->current : NULL;
@@ -620,15 +711,27 @@ int cask_dir_list(const char *path, char ***names, size_t *count)
         return rc;
     if (!path || !names || !count)
         return -EINVAL;
-    struct listing ls = {.path = path};
-    rc = cask__to_thread_wait(list_thread, &ls);
-    if (rc)
-        return rc;
-    if (ls.err)
-        return ls.err;
-    *names = ls.names;
-    *count = ls.count;
-    return 0;
+    /* the worker fills the listing: a compact task's is on the heap with its path */
+    cask_task *self = cask__self();
+    struct listing lsl = {.path = path}, *ls = &lsl;
+    if (self->cx) {
+        size_t pl = strlen(path) + 1;
+        ls = cask__malloc(sizeof *ls + pl);
+        if (!ls)
+            return -ENOMEM;
+        memset(ls, 0, sizeof *ls);
+        ls->path = memcpy(ls + 1, path, pl);
+    }
+    rc = cask__to_thread_wait(list_thread, ls);
+    if (rc == 0 && ls->err)
+        rc = ls->err;
+    if (rc == 0) {
+        *names = ls->names;
+        *count = ls->count;
+    }
+    if (ls != &lsl)
+        cask__free(ls);
+    return rc;
 }
 
 /* ---- whole files ---- */

@@ -233,6 +233,10 @@ ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const b
     bool ring = is_sock && cask__net_ring();
     while (done < n) {
         if (ring) { /* the ring waits for room itself */
+            if (closed && *closed) { /* closed after a partial send: the fd is gone */
+                r = -ENOTCONN;
+                break;
+            }
             r = cask__ring_send(fd, (const char *)buf + done, n - done, 0);
             if (closed && *closed && r <= 0)
                 r = -ENOTCONN;
@@ -444,44 +448,43 @@ static bool he_on_cancel(struct cask__waiter *w)
 static int he_wait(struct he *he, uint64_t when)
 {
     cask_loop *l = cask__loop;
-    struct he_wait hw;
-    cask__waiter_init(&hw.w, "happy eyeballs", he);
-    hw.w.on_cancel = he_on_cancel;
-    hw.w.task = l->current;
-    hw.tm.index = 0;
-    if (when != CASK__NEVER && cask__timer_arm(l, &hw.tm, when, he_fire))
+    struct he_wait *hw = CASK__REC(l->current, struct he_wait);
+    cask__waiter_init(&hw->w, "happy eyeballs", he);
+    hw->w.on_cancel = he_on_cancel;
+    hw->w.task = l->current;
+    hw->tm.index = 0;
+    if (when != CASK__NEVER && cask__timer_arm(l, &hw->tm, when, he_fire))
         return -ENOMEM;
-    cask__wq_push(&he->wq, &hw.w);
-    int rc = cask__park(&hw.w);
-    cask__timer_disarm(l, &hw.tm);
+    cask__wq_push(&he->wq, &hw->w);
+    int rc = cask__park(&hw->w);
+    cask__timer_disarm(l, &hw->tm);
     return rc;
 }
 
-int cask__happy_eyeballs(struct cask_addr *addrs, size_t n)
+static int happy_eyeballs(struct cask_addr *addrs, size_t n, struct attempt *at, struct he *hp)
 {
     cask_loop *l = cask__loop;
-    struct attempt at[HE_MAX];
-    struct he he = {.winner = -1, .last_err = -ECONNREFUSED};
+    *hp = (struct he){.winner = -1, .last_err = -ECONNREFUSED};
     size_t next = 0;
     uint64_t deadline = 0;
     int rc = 0;
     for (;;) {
-        if (he.winner >= 0)
+        if (hp->winner >= 0)
             break;
-        if (next < n && (he.running == 0 || cask__loop_now(l) >= deadline)) {
-            at[next].he = &he;
+        if (next < n && (hp->running == 0 || cask__loop_now(l) >= deadline)) {
+            at[next].he = hp;
             at[next].addr = &addrs[next];
             struct cask_spawn_opts o = {.name = "happy-eyeballs"};
             rc = cask_spawn_with(&at[next].task, attempt_main, &at[next], &o);
             if (rc)
                 break;
-            he.running++;
+            hp->running++;
             next++;
             deadline = cask__loop_now(l) + HE_DELAY_NS;
         }
-        if (he.running == 0 && next >= n)
+        if (hp->running == 0 && next >= n)
             break;
-        rc = he_wait(&he, next < n ? deadline : CASK__NEVER);
+        rc = he_wait(hp, next < n ? deadline : CASK__NEVER);
         if (rc < 0)
             break;
         rc = 0;
@@ -497,11 +500,36 @@ int cask__happy_eyeballs(struct cask_addr *addrs, size_t n)
         cask_release(at[i].task);
     }
     cask_scope_close(&sh, 0);
-    if (he.winner >= 0 && rc == 0)
-        return he.winner;
-    if (he.winner >= 0)
-        cask_close(he.winner);
-    return rc ? rc : he.last_err;
+    if (hp->winner >= 0 && rc == 0)
+        return hp->winner;
+    if (hp->winner >= 0)
+        cask_close(hp->winner);
+    return rc ? rc : hp->last_err;
+}
+
+/* The attempts are tasks that reach the shared state and their addresses while the caller
+ * waits: a compact caller keeps them on the heap, off its stack. */
+int cask__happy_eyeballs(struct cask_addr *addrs, size_t n)
+{
+    cask_task *self = cask__self();
+    if (!self || !self->cx) {
+        struct attempt at[HE_MAX];
+        struct he he;
+        return happy_eyeballs(addrs, n, at, &he);
+    }
+    struct he_block {
+        struct he he;
+        struct attempt at[HE_MAX];
+        struct cask_addr addrs[HE_MAX];
+    } *b = cask__malloc(sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    if (n > HE_MAX)
+        n = HE_MAX;
+    memcpy(b->addrs, addrs, n * sizeof *addrs);
+    int rc = happy_eyeballs(b->addrs, n, b->at, &b->he);
+    cask__free(b);
+    return rc;
 }
 
 int cask_tcp_connect(const char *host, uint16_t port)

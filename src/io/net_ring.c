@@ -25,7 +25,9 @@ static __thread struct netop *inflight;
 bool cask__net_ring(void)
 {
     cask_loop *l = cask__loop;
-    return l && l->poll->net_ring;
+    /* not for a compact task: the kernel would write its buffers (and the op) on the run stack
+     * while it is parked; it waits for readiness and calls the kernel itself */
+    return l && l->poll->net_ring && !(l->current && l->current->cx);
 }
 
 static bool netop_on_cancel(struct cask__waiter *w)
@@ -153,14 +155,14 @@ void cask__ring_forget(int fd)
 /* ---- streams: a multishot receive with provided buffers ---- */
 
 #define RX_WAKE_NONE INT32_MIN
-#define RX_ROOM 16384 /* the size of the ring's provided buffers (poll/uring.c) */
+#define RX_ROOM 16384      /* the size of the ring's provided buffers (poll/uring.c) */
 #define RX_AGAIN (-EAGAIN) /* the receive ended (buffers ran out, high-water mark): arm again */
 
 struct cask__rx {
     struct cask__mrecv m;
-    struct cask_stream *s;   /* NULL once the stream let go: the last report frees this */
-    struct cask__waiter *w;  /* the reading task, parked */
-    char *dst;               /* its buffer, for the first arrival (direct reads) */
+    struct cask_stream *s;  /* NULL once the stream let go: the last report frees this */
+    struct cask__waiter *w; /* the reading task, parked */
+    char *dst;              /* its buffer, for the first arrival (direct reads) */
     size_t dstn;
 };
 
@@ -180,6 +182,7 @@ static void rx_on_data(struct cask__mrecv *m, int res, const char *data, bool mo
     }
     int wake = RX_WAKE_NONE;
     if (res > 0) {
+        cask__count_read(res);
         size_t k = 0, len = (size_t)res;
         if (rx->dst && s->end == s->start) { /* hand the bytes straight to the reader */
             k = len < rx->dstn ? len : rx->dstn;

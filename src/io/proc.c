@@ -257,11 +257,11 @@ static int await_exit(cask_process *p, bool reap_it)
                 p->exit_seen = true;
             wake_waiters(p); /* one of them takes over if this one leaves */
         } else {
-            struct cask__waiter w;
-            cask__waiter_init(&w, "process exit", p);
-            w.task = self;
-            cask__wq_push(&p->waiters, &w);
-            rc = cask__park(&w);
+            struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+            cask__waiter_init(w, "process exit", p);
+            w->task = self;
+            cask__wq_push(&p->waiters, w);
+            rc = cask__park(w);
         }
         if (rc == -ECANCELED || rc == -ENOMEM)
             return rc;

@@ -86,9 +86,17 @@ ssize_t cask_sendfile(int sock, int fd, int64_t off, size_t count)
             if (r < 0)
                 r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
         } else {
-            struct sf_job j = {sock, fd, (off_t)at, len, 0};
-            int rc = cask__to_thread_wait(sf_thread, &j);
-            r = rc ? rc : j.result == -EWOULDBLOCK ? -EAGAIN : j.result;
+            /* the worker writes the job: a compact task's is on the heap, off its stack */
+            struct sf_job jl, *j = self->cx ? cask__malloc(sizeof *j) : &jl;
+            if (!j) {
+                r = -ENOMEM;
+            } else {
+                *j = (struct sf_job){sock, fd, (off_t)at, len, 0};
+                int rc = cask__to_thread_wait(sf_thread, j);
+                r = rc ? rc : j->result == -EWOULDBLOCK ? -EAGAIN : j->result;
+                if (j != &jl)
+                    cask__free(j);
+            }
         }
         if (r > 0) {
             done += (size_t)r;

@@ -52,11 +52,11 @@ static void wake_all(struct cask__wq *q)
 /* Parks on q until signalled; 0 or -ECANCELED. */
 static int wait_on(struct cask__wq *q, const char *what, const void *obj)
 {
-    struct cask__waiter w;
-    cask__waiter_init(&w, what, obj);
-    w.task = cask__self();
-    cask__wq_push(q, &w);
-    return cask__park(&w);
+    struct cask__waiter *w = CASK__REC(cask__self(), struct cask__waiter);
+    cask__waiter_init(w, what, obj);
+    w->task = cask__self();
+    cask__wq_push(q, w);
+    return cask__park(w);
 }
 
 static void conn_unlink(cask_server *srv, struct conn *c)
@@ -95,7 +95,8 @@ static int conn_start(cask_server *srv, int fd)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     c->srv = srv;
-    struct cask_spawn_opts o = {.name = "conn", .stack_size = srv->opts.stack_size};
+    struct cask_spawn_opts o = {
+        .name = "conn", .stack_size = srv->opts.stack_size, .compact = srv->opts.compact};
     int rc = cask_group_spawn_with(srv->group, NULL, conn_main, c, &o);
     if (rc) {
         cask__free(c);
@@ -165,7 +166,7 @@ static int accept_main(void *p)
     srv->group = &g;
     cask_scope acc;
     if (!srv->closing && cask_move_on_open(&acc, INFINITY) == 0) {
-        srv->accepting = &acc;
+        srv->accepting = cask__scope_real(&acc); /* (a compact acceptor's is a heap box) */
         accept_loop(srv);
         srv->accepting = NULL;
         cask_scope_close(&acc, -ECANCELED);

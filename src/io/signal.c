@@ -405,11 +405,11 @@ int cask_signal_wait(cask_signal *r)
         int sig = take(r);
         if (sig)
             return sig;
-        struct cask__waiter w;
-        cask__waiter_init(&w, "signal", r);
-        w.task = self;
-        cask__wq_push(&r->waiters, &w);
-        int rc = cask__park(&w);
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(w, "signal", r);
+        w->task = self;
+        cask__wq_push(&r->waiters, w);
+        int rc = cask__park(w);
         if (rc < 0)
             return rc;
     }

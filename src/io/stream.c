@@ -113,12 +113,12 @@ void cask__stream_release(struct cask_stream *s)
         cask_scope sh;
         cask_shield_open(&sh);
         while (s->users) {
-            struct cask__waiter w;
-            cask__waiter_init(&w, "stream users", s);
-            w.on_cancel = idle_on_cancel;
-            w.task = cask__self();
-            cask__wq_push(&s->idle, &w);
-            (void)cask__park(&w);
+            struct cask__waiter *w = CASK__REC(cask__self(), struct cask__waiter);
+            cask__waiter_init(w, "stream users", s);
+            w->on_cancel = idle_on_cancel;
+            w->task = cask__self();
+            cask__wq_push(&s->idle, w);
+            (void)cask__park(w);
         }
         cask_scope_close(&sh, 0);
     }

@@ -385,14 +385,14 @@ static int acquire(cask_procpool *p, cask_task *self, struct worker **out)
     }
     if (p->busy == 0 && err) /* no worker at all and none can be started */
         return err;
-    struct cask__waiter q;
-    cask__waiter_init(&q, "process pool", p);
-    q.task = self;
-    cask__wq_push(&p->queue, &q);
-    int rc = cask__park(&q);
+    struct cask__waiter *q = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(q, "process pool", p);
+    q->task = self;
+    cask__wq_push(&p->queue, q);
+    int rc = cask__park(q);
     if (rc)
         return rc; /* -ECANCELED (nothing done) or -ESHUTDOWN */
-    *out = q.data; /* handed over, still counted busy */
+    *out = q->data; /* handed over, still counted busy */
     return 0;
 }
 
@@ -512,14 +512,14 @@ int cask_procpool_close(cask_procpool *pool, bool cancel)
     if (cancel)
         cancel_all(pool);
     while (pool->busy || !cask__wq_empty(&pool->queue)) {
-        struct cask__waiter c;
-        cask__waiter_init(&c, "process pool close", pool);
-        c.task = self;
-        c.on_cancel = closer_on_cancel;
-        pool->closer = &c;
+        struct cask__waiter *c = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(c, "process pool close", pool);
+        c->task = self;
+        c->on_cancel = closer_on_cancel;
+        pool->closer = c;
         cask_scope sh;
         bool shielded = pool->cancelling && cask_shield_open(&sh) == 0;
-        int r = cask__park(&c);
+        int r = cask__park(c);
         if (shielded)
             cask_scope_close(&sh, 0);
         pool->closer = NULL;

@@ -206,6 +206,8 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
         return -EPERM;
     if (!fn)
         return -EINVAL;
+    if (cask__on_own_stack(self, arg))
+        return -EFAULT; /* a compact task's stack: the worker would use it while it is parked */
     if (cask__cancelled(self)) {
         if (cleanup)
             cleanup(arg);
@@ -218,15 +220,15 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
     struct job *j = cask__calloc(1, sizeof *j);
     if (!j)
         return -ENOMEM;
-    struct cask__waiter w;
-    cask__waiter_init(&w, "to_thread", j);
-    w.on_cancel = job_on_cancel;
-    w.data = j;
-    w.task = self;
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "to_thread", j);
+    w->on_cancel = job_on_cancel;
+    w->data = j;
+    w->task = self;
     j->fn = fn;
     j->arg = arg;
     j->cleanup = cleanup;
-    j->w = &w;
+    j->w = w;
     j->pool = p;
     j->state = J_QUEUED;
     j->wait_running = wait_running;
@@ -252,8 +254,8 @@ static int submit(cask_fn fn, void *arg, cask_cb cleanup, bool wait_running)
     p->all = j;
     l->jobs_out++; /* a wakeup from a worker may still come (deadlock detection) */
     /* j belongs to the pool from here: job_done or job_on_cancel frees it */
-    rc = cask__park(&w);
-    return rc == 0 ? (int)w.value : rc;
+    rc = cask__park(w);
+    return rc == 0 ? (int)w->value : rc;
 }
 
 int cask_to_thread_ex(cask_fn fn, void *arg, cask_cb cleanup)

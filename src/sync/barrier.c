@@ -69,13 +69,13 @@ int cask_barrier_wait(cask_barrier *b, unsigned *index)
         return -EPERM;
     if (cask__cancelled(self))
         return cask__cancel_now(self);
-    struct cask__waiter w;
-    cask__waiter_init(&w, "barrier", b);
-    w.task = self;
-    w.on_cancel = leave_on_cancel;
-    cask__wq_push(CASK__SYNC_WQ(b), &w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "barrier", b);
+    w->task = self;
+    w->on_cancel = leave_on_cancel;
+    cask__wq_push(CASK__SYNC_WQ(b), w);
     b->count_++;
-    int rc = cask__park(&w);
+    int rc = cask__park(w);
     if (rc < 0)
         return rc;
     if (index)

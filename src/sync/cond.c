@@ -52,12 +52,12 @@ int cask_cond_wait(cask_cond *c)
         return -EPERM;
     if (cask__cancelled(self)) /* as asyncio: the wait ends at once, the lock still held */
         return cask__cancel_now(self);
-    struct cask__waiter w;
-    cask__waiter_init(&w, "condition", c);
-    w.task = self;
-    cask__wq_push(CASK__SYNC_WQ(c), &w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "condition", c);
+    w->task = self;
+    cask__wq_push(CASK__SYNC_WQ(c), w);
     cask_lock_release(l);
-    int rc = cask__park(&w);
+    int rc = cask__park(w);
     cask__lock_acquire_uncancellable(l, self);
     if (cask__cancelled(self)) {
         if (rc == 0)

@@ -30,9 +30,9 @@ int cask_event_wait(cask_event *e)
     cask_task *self = cask__self();
     if (CASK__UNLIKELY(!self))
         return -EPERM;
-    struct cask__waiter w;
-    cask__waiter_init(&w, "event", e);
-    w.task = self;
-    cask__wq_push(CASK__SYNC_WQ(e), &w);
-    return cask__park(&w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "event", e);
+    w->task = self;
+    cask__wq_push(CASK__SYNC_WQ(e), w);
+    return cask__park(w);
 }

@@ -40,11 +40,11 @@ int cask_lock_release(cask_lock *l)
 /* Parks self on l until the lock is handed over; returns the park status. */
 static int wait_handoff(cask_lock *l, cask_task *self)
 {
-    struct cask__waiter w;
-    cask__waiter_init(&w, "lock", l);
-    w.task = self;
-    cask__wq_push(CASK__SYNC_WQ(l), &w);
-    return cask__park(&w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "lock", l);
+    w->task = self;
+    cask__wq_push(CASK__SYNC_WQ(l), w);
+    return cask__park(w);
 }
 
 int cask_lock_acquire(cask_lock *l)

@@ -230,13 +230,13 @@ static void give_back(cask_queue *q, void *item)
 static int park_on(struct cask__wq *wq, const char *what, cask_queue *q, cask_task *self,
                    void **data)
 {
-    struct cask__waiter w;
-    cask__waiter_init(&w, what, q);
-    w.task = self;
-    w.data = *data;
-    cask__wq_push(wq, &w);
-    int rc = cask__park(&w);
-    *data = w.data;
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, what, q);
+    w->task = self;
+    w->data = *data;
+    cask__wq_push(wq, w);
+    int rc = cask__park(w);
+    *data = w->data;
     return rc;
 }
 

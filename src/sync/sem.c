@@ -75,11 +75,11 @@ int cask_sem_acquire(cask_sem *s)
     cask_task *self = cask__self();
     if (CASK__UNLIKELY(!self))
         return -EPERM;
-    struct cask__waiter w;
-    cask__waiter_init(&w, "semaphore", s);
-    w.task = self;
-    cask__wq_push(CASK__SYNC_WQ(s), &w);
-    int rc = cask__park(&w);
+    struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+    cask__waiter_init(w, "semaphore", s);
+    w->task = self;
+    cask__wq_push(CASK__SYNC_WQ(s), w);
+    int rc = cask__park(w);
     if (rc != 0)
         return rc; /* cancelled while waiting: it was never granted a unit */
     s->granted_--;
