@@ -199,6 +199,7 @@ struct exp {
     bool comma;
     int rc;
     double ns_per_tick; /* calibrated over the recording */
+    int loop_open;      /* poll or callback slices open on the loop track */
 };
 
 static struct track *track(struct exp *x, uint64_t id)
@@ -346,11 +347,15 @@ static void one_event(struct exp *x, const struct ev *e)
     case CASK__TR_CALLBACK:
         head(x, "B", e->kind == CASK__TR_POLL ? "poll" : "callback", 0, e->ts);
         fputs(",\"cat\":\"loop\"}", f);
+        x->loop_open++;
         break;
     case CASK__TR_POLL_END:
     case CASK__TR_CALLBACK_END:
-        head(x, "E", "", 0, e->ts);
-        fputs("}", f);
+        if (x->loop_open > 0) { /* its start may have been overwritten in the ring */
+            head(x, "E", "", 0, e->ts);
+            fputs("}", f);
+            x->loop_open--;
+        }
         break;
     case CASK__TR_TIMER:
         head(x, "i", "timer", 0, e->ts);
@@ -440,6 +445,10 @@ static void export(void *p)
     /* what is still open (a task waiting or running when the export ran) ends at the end */
     for (size_t i = 0; i <= x->mask; i++)
         end_slice(x, &x->tracks[i], last_ts, NULL, 0);
+    for (; x->loop_open > 0; x->loop_open--) { /* written from inside a callback */
+        head(x, "E", "", 0, last_ts);
+        fputs("}", f);
+    }
     fputs("\n]}\n", f);
     if (fflush(f) != 0 || ferror(f))
         x->rc = -EIO;

@@ -275,7 +275,7 @@ ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
         if (s->closed)
             return -ENOTCONN;
         if (r != RX_AGAIN)
-            return cask__count_read(r); /* bytes that arrived (metrics), EOF or an error */
+            return r;
     }
 }
 
