@@ -253,6 +253,7 @@ int main(int argc, char **argv)
         MUST(s.n > 0 ? cask_run(sleepers_main, &s) : -EINVAL);
         return 0;
     }
+    /* compact sleepers: bench/cask_compact.c */
     if (want(argc, argv, "spawn"))
         MUST(cask_run(spawn_main, &n));
     if (want(argc, argv, "switch"))

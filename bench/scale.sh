@@ -5,8 +5,12 @@
 # the median of REPS runs. Results go to build/bench/scale.txt; bench/scale_svg.py draws
 # docs/scale.svg and prints the table for docs/benchmarks.md.
 #
+# The compact series (build/bench/cask_compact) also takes the sizes in COMPACT_SIZES (10M:
+# ordinary tasks at 4.4 KB each do not fit in 24 GiB, compact ones do).
+#
 # usage: bench/scale.sh [N ...]      (default 10000 100000 1000000)
-# environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go)
+# environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go),
+#   COMPACT_SIZES (extra sizes for the compact series only; default 10000000)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,8 +45,12 @@ lock() {
 
 res=$OUT/scale.txt
 : >"$res"
-for n in "${SIZES[@]}"; do
+read -r -a extra <<<"${COMPACT_SIZES:-10000000}"
+for n in "${SIZES[@]}" "${extra[@]}"; do
     for peer in "${peers[@]}"; do
+        if [[ " ${SIZES[*]} " != *" $n "* ]]; then
+            [[ $peer == cask_compact ]] || continue # the extra sizes are the compact series' only
+        fi
         case $peer in
         cask) cmd=("$OUT/cask_core" sleepers "$n") ;;
         cask_compact) cmd=("$OUT/cask_compact" sleepers "$n") ;;

@@ -101,12 +101,12 @@ def main():
           90, 50, 320, 280, ns)
     panel(out, rows, "bytes", "Memory per task (peak RSS growth / N)", "bytes per task",
           540, 50, 320, 280, ns)
-    lx = 90
+    lx = 60
     for peer in rows:
         c = COLORS.get(peer, "#555")
         out.append(f'<rect x="{lx}" y="{H - 30}" width="14" height="4" fill="{c}"/>')
         out.append(f'<text x="{lx + 20}" y="{H - 24}">{NAMES.get(peer, peer)}</text>')
-        lx += 220
+        lx += 205
     out.append("</svg>")
     with open(svg, "w") as f:
         f.write("\n".join(out) + "\n")

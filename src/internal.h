@@ -314,6 +314,9 @@ enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 extern __thread cask_loop *cask__loop;
 
 uint64_t cask__clock_ns(void);
+/* A cheap monotonic counter in the machine's unit (ctx/ticks.c): calibrate against
+ * cask__clock_ns over the interval measured. */
+uint64_t cask__ticks(void);
 /* Metrics: counts the bytes a read (write) call of the loop's thread moved; returns r. */
 static inline ssize_t cask__count_read(ssize_t r)
 {

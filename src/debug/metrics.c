@@ -16,11 +16,10 @@ struct out {
     long bytes;
 };
 
-static void metric(struct out *o, const char *name, const char *type, const char *help,
-                   double v)
+static void metric(struct out *o, const char *name, const char *type, const char *help, double v)
 {
-    int n = fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n%s{loop=\"%ld\"} %.17g\n", name, help,
-                    name, type, name, o->tid, v);
+    int n = fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n%s{loop=\"%ld\"} %.17g\n", name, help, name,
+                    type, name, o->tid, v);
     if (n > 0)
         o->bytes += n;
 }

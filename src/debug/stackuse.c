@@ -15,14 +15,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HIST 257   /* pages 0..255 exactly, then one bucket for 256 and more */
+#define HIST 257 /* pages 0..255 exactly, then one bucket for 256 and more */
 #define KEYS_MAX 256
 
 struct use_key {
-    char name[32];  /* the task's own name, or "" when it kept its default name */
-    cask_fn fn;     /* the body, which names unnamed tasks */
+    char name[32]; /* the task's own name, or "" when it kept its default name */
+    cask_fn fn;    /* the body, which names unnamed tasks */
     uint64_t count;
-    uint64_t max;   /* bytes */
+    uint64_t max; /* bytes */
     uint32_t hist[HIST];
 };
 
@@ -142,8 +142,10 @@ static void report_big(void *p)
     qsort(u->keys, u->n, sizeof *u->keys, by_max);
     char size[32];
     kib(size, sizeof size, u->stack_size);
-    fprintf(f, "cask: stack use per task (pages touched, measured as each task ended; default "
-               "stack %s):\n", size);
+    fprintf(f,
+            "cask: stack use per task (pages touched, measured as each task ended; default "
+            "stack %s):\n",
+            size);
     fprintf(f, "  %-40s %8s %9s %9s %9s\n", "task", "tasks", "median", "p99", "max");
     for (size_t i = 0; i < u->n; i++) {
         const struct use_key *k = &u->keys[i];

@@ -141,6 +141,9 @@ static void report_tree(struct cask__stall *s, int sig, double ran)
     fprintf(f, "cask: signal %d while the loop is stuck (%.3f s in one step): task tree, "
                "written by the watchdog\n", sig, ran);
     cask__dump_tree_outside(s->loop, f, s->task, s->pcs, s->npcs);
+    /* one more probe hands the loop back: the handler's acquire of the request orders the
+     * reads above before anything the loop thread does once it gets going again */
+    (void)probe(s);
 }
 
 static void *watchdog(void *p)

@@ -16,16 +16,16 @@
 #define TRACE_MAX ((size_t)1 << 24)
 
 struct ev {
-    uint64_t ts;   /* cask__clock_ns() */
+    uint64_t ts;   /* cask__ticks() */
     uint64_t task; /* the task it is about (0: the loop) */
     uint32_t kind;
-    int32_t i;     /* status, fd */
+    int32_t i; /* status, fd */
     union {
         struct {
-            uint64_t other;  /* waker, spawner (0: the loop); lock owner or joined task */
+            uint64_t other;   /* waker, spawner (0: the loop); lock owner or joined task */
             const char *what; /* the waiter's static words */
             const void *obj;  /* the object waited on; the spawn site */
-            uint64_t aux;     /* a sleep's deadline, an fd's events */
+            uint64_t aux;     /* a sleep's time left (ns), an fd's events */
         } w;
         char name[32];
     } u;
@@ -33,17 +33,17 @@ struct ev {
 
 struct cask__trace {
     struct ev *ev;
-    uint64_t cap; /* a power of two */
-    uint64_t n;   /* events ever written; the ring holds the last cap */
-    uint64_t t0;
-    uint64_t cur; /* the task running as the events see it (0: the loop) */
-    char *path;   /* cask_config.trace_path: written when the loop closes */
+    uint64_t cap;       /* a power of two */
+    uint64_t n;         /* events ever written; the ring holds the last cap */
+    uint64_t t0, tick0; /* the start: cask__clock_ns() and cask__ticks() */
+    uint64_t cur;       /* the task running as the events see it (0: the loop) */
+    char *path;         /* cask_config.trace_path: written when the loop closes */
 };
 
 static inline struct ev *put(struct cask__trace *tr, uint32_t kind, uint64_t task)
 {
     struct ev *e = &tr->ev[tr->n++ & (tr->cap - 1)];
-    e->ts = cask__clock_ns();
+    e->ts = cask__ticks(); /* a clock_gettime costs 3 to 5 times more on a VM */
     e->kind = kind;
     e->task = task;
     e->i = 0;
@@ -56,17 +56,13 @@ void cask__trace_task(cask_loop *l, int kind, const cask_task *t, int i)
     struct ev *e = put(tr, (uint32_t)kind, t->id);
     e->i = i;
     switch (kind) {
-    case CASK__TR_RUN:
-        tr->cur = t->id;
-        break;
+    case CASK__TR_RUN: tr->cur = t->id; break;
     case CASK__TR_SPAWN:
         e->u.w.other = tr->cur;
         e->u.w.obj = t->spawn_site;
         e->u.w.aux = t->parent_id;
         break;
-    case CASK__TR_NAME:
-        memcpy(e->u.name, t->name, sizeof e->u.name);
-        break;
+    case CASK__TR_NAME: memcpy(e->u.name, t->name, sizeof e->u.name); break;
     default: /* yield, end: it leaves the CPU */
         if (tr->cur == t->id)
             tr->cur = 0;
@@ -87,7 +83,8 @@ void cask__trace_park(cask_loop *l, const cask_task *t, const struct cask__waite
     e->u.w.aux = 0;
     if (!strcmp(what, "sleep") && w->data) {
         const struct cask__timer *tm = w->data;
-        e->u.w.aux = tm->index ? tm->when : CASK__NEVER;
+        uint64_t now = cask__loop_now(l); /* the loop's clock: real or virtual */
+        e->u.w.aux = !tm->index ? CASK__NEVER : tm->when > now ? tm->when - now : 0;
     } else if (!strncmp(what, "fd ", 3)) {
         e->i = (int32_t)w->value;
     } else if (w->wq) {
@@ -141,6 +138,7 @@ static int trace_new(cask_loop *l, size_t max_events)
     }
     tr->cap = cap;
     tr->t0 = cask__clock_ns();
+    tr->tick0 = cask__ticks();
     tr->cur = l->current ? l->current->id : 0;
     trace_free(l->trace_buf); /* a new recording replaces the last one */
     l->trace_buf = tr;
@@ -185,8 +183,8 @@ struct track {
     char name[32];
     uint64_t parent;
     const void *site;
-    int open;           /* 0 nothing, 1 "run", 2 a wait */
-    uint64_t flow;      /* a flow to end at its next run (0: none) */
+    int open;      /* 0 nothing, 1 "run", 2 a wait */
+    uint64_t flow; /* a flow to end at its next run (0: none) */
     const char *flow_name;
 };
 
@@ -200,6 +198,8 @@ struct exp {
     uint64_t flows;
     bool comma;
     int rc;
+    double ns_per_tick; /* calibrated over the recording */
+    int loop_open;      /* poll or callback slices open on the loop track */
 };
 
 static struct track *track(struct exp *x, uint64_t id)
@@ -224,9 +224,10 @@ static const char *task_name(struct exp *x, uint64_t id, char *buf, size_t n)
     return buf;
 }
 
+/* Microseconds since the recording started, for a tick stamp. */
 static double us(const struct exp *x, uint64_t ts)
 {
-    return ts > x->tr->t0 ? (double)(ts - x->tr->t0) / 1e3 : 0;
+    return ts > x->tr->tick0 ? (double)(ts - x->tr->tick0) * x->ns_per_tick / 1e3 : 0;
 }
 
 /* Opens an event object: {"ph":..,"name":..,"pid":..,"tid":..,"ts":.. (the caller adds the
@@ -267,8 +268,7 @@ static void wait_words(struct exp *x, const struct ev *e, char *buf, size_t n)
         if (e->u.w.aux == CASK__NEVER)
             snprintf(buf, n, "sleep, forever");
         else
-            snprintf(buf, n, "sleep %.3f s",
-                     e->u.w.aux > e->ts ? cask__ns_to_seconds(e->u.w.aux - e->ts) : 0.0);
+            snprintf(buf, n, "sleep %.3f s", cask__ns_to_seconds(e->u.w.aux));
     } else if (!strncmp(what, "fd ", 3)) {
         snprintf(buf, n, "fd %d %s", (int)e->i, what + 3);
     } else if (!strcmp(what, "to_thread")) {
@@ -322,9 +322,7 @@ static void one_event(struct exp *x, const struct ev *e)
         fputs(",\"cat\":\"wait\"}", f);
         k->open = 2;
         break;
-    case CASK__TR_YIELD:
-        end_slice(x, k, e->ts, NULL, 0);
-        break;
+    case CASK__TR_YIELD: end_slice(x, k, e->ts, NULL, 0); break;
     case CASK__TR_END:
         end_slice(x, k, e->ts, NULL, 0);
         head(x, "i", "end", e->task, e->ts);
@@ -349,11 +347,15 @@ static void one_event(struct exp *x, const struct ev *e)
     case CASK__TR_CALLBACK:
         head(x, "B", e->kind == CASK__TR_POLL ? "poll" : "callback", 0, e->ts);
         fputs(",\"cat\":\"loop\"}", f);
+        x->loop_open++;
         break;
     case CASK__TR_POLL_END:
     case CASK__TR_CALLBACK_END:
-        head(x, "E", "", 0, e->ts);
-        fputs("}", f);
+        if (x->loop_open > 0) { /* its start may have been overwritten in the ring */
+            head(x, "E", "", 0, e->ts);
+            fputs("}", f);
+            x->loop_open--;
+        }
         break;
     case CASK__TR_TIMER:
         head(x, "i", "timer", 0, e->ts);
@@ -366,8 +368,7 @@ static void one_event(struct exp *x, const struct ev *e)
         head(x, "i", words, 0, e->ts);
         fputs(",\"s\":\"t\"}", f);
         break;
-    default:
-        break; /* names: read in the first pass */
+    default: break; /* names: read in the first pass */
     }
 }
 
@@ -393,14 +394,22 @@ static void export(void *p)
             track(x, e->u.w.other);
     }
     int pid = (int)getpid();
-    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"cask\",\"events\":%" PRIu64
-               ",\"dropped\":%" PRIu64 "},\n\"traceEvents\":[", x->last - x->first, x->first);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-               "\"cask loop\"}},", pid);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-               "\"loop\"}},", pid);
-    fprintf(f, "\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{"
-               "\"sort_index\":0}}", pid);
+    fprintf(f,
+            "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"cask\",\"events\":%" PRIu64
+            ",\"dropped\":%" PRIu64 "},\n\"traceEvents\":[",
+            x->last - x->first, x->first);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+            "\"cask loop\"}},",
+            pid);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+            "\"loop\"}},",
+            pid);
+    fprintf(f,
+            "\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":0,\"args\":{"
+            "\"sort_index\":0}}",
+            pid);
     x->comma = true;
     for (size_t i = 0; i <= x->mask; i++) {
         struct track *k = &x->tracks[i];
@@ -409,21 +418,25 @@ static void export(void *p)
         char name[80], tn[40], site[200] = "";
         snprintf(name, sizeof name, "%s (task %" PRIu64 ")", task_name(x, k->id, tn, sizeof tn),
                  k->id);
-        fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%" PRIu64
-                   ",\"args\":{\"name\":", pid, k->id);
+        fprintf(f,
+                ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%" PRIu64
+                ",\"args\":{\"name\":",
+                pid, k->id);
         cask__json_str(f, name);
-        fprintf(f, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%" PRIu64
-                   ",\"args\":{\"sort_index\":%" PRIu64 "}}", pid, k->id, k->id);
+        fprintf(f,
+                "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%" PRIu64
+                ",\"args\":{\"sort_index\":%" PRIu64 "}}",
+                pid, k->id, k->id);
         if (k->site) {
             cask__symbolize(k->site, true, site, sizeof site);
-            head(x, "i", "spawned at", k->id, tr->t0);
+            head(x, "i", "spawned at", k->id, tr->tick0);
             fputs(",\"s\":\"t\",\"args\":{\"site\":", f);
             cask__json_str(f, site);
             fputs("}}", f);
         }
     }
     /* second pass, in time order: slices opened and closed per task, instants, flows */
-    uint64_t last_ts = tr->t0;
+    uint64_t last_ts = tr->tick0;
     for (uint64_t i = x->first; i < x->last; i++) {
         const struct ev *e = &tr->ev[i & (tr->cap - 1)];
         one_event(x, e);
@@ -432,6 +445,10 @@ static void export(void *p)
     /* what is still open (a task waiting or running when the export ran) ends at the end */
     for (size_t i = 0; i <= x->mask; i++)
         end_slice(x, &x->tracks[i], last_ts, NULL, 0);
+    for (; x->loop_open > 0; x->loop_open--) { /* written from inside a callback */
+        head(x, "E", "", 0, last_ts);
+        fputs("}", f);
+    }
     fputs("\n]}\n", f);
     if (fflush(f) != 0 || ferror(f))
         x->rc = -EIO;
@@ -449,6 +466,11 @@ static int trace_export(struct cask__trace *tr, FILE *f)
     size_t slots = 64;
     while (slots < 2 * n + 2) /* at most two tasks per event: a load factor below 1/2 */
         slots *= 2;
+    /* the ticks' unit, from the two clocks read at the start and now */
+    uint64_t ns = cask__clock_ns(), ticks = cask__ticks();
+    x.ns_per_tick = ticks > tr->tick0 && ns > tr->t0
+                        ? (double)(ns - tr->t0) / (double)(ticks - tr->tick0)
+                        : 1.0;
     x.tracks = cask__calloc(slots, sizeof *x.tracks);
     if (!x.tracks)
         return -ENOMEM;

@@ -284,8 +284,8 @@ static void dump_big(void *vp)
         rc = -ENOMEM;
         goto out_free;
     }
-    if (l->diag && !dp->outside)
-        l->diag->busy++;
+    if (l->diag && !dp->outside) /* atomically: the watchdog thread reads it */
+        __atomic_fetch_add(&l->diag->busy, 1, __ATOMIC_RELAXED);
     size_t i = 0;
     for (cask_task *t = l->all_head; t; t = t->all_next)
         tr.t[i++] = t;
@@ -339,7 +339,7 @@ static void dump_big(void *vp)
         fputs("\n]}\n", f);
     fflush(f);
     if (l->diag && !dp->outside)
-        l->diag->busy--;
+        __atomic_fetch_sub(&l->diag->busy, 1, __ATOMIC_RELAXED);
 out_free:
     cask__free(depth);
     cask__free(stack);

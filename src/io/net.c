@@ -233,6 +233,10 @@ ssize_t cask__write_all(int fd, bool is_sock, const void *buf, size_t n, const b
     bool ring = is_sock && cask__net_ring();
     while (done < n) {
         if (ring) { /* the ring waits for room itself */
+            if (closed && *closed) { /* closed after a partial send: the fd is gone */
+                r = -ENOTCONN;
+                break;
+            }
             r = cask__ring_send(fd, (const char *)buf + done, n - done, 0);
             if (closed && *closed && r <= 0)
                 r = -ENOTCONN;

@@ -111,7 +111,7 @@ ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_RECV, fd, buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_read((ssize_t)run(&n));
 }
 
 ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
@@ -119,7 +119,7 @@ ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
     struct netop n;
     netop_init(&n, CASK__OP_SEND, fd, (void *)buf, len > INT32_MAX ? INT32_MAX : len,
                flags & ~MSG_DONTWAIT);
-    return (ssize_t)run(&n);
+    return cask__count_written((ssize_t)run(&n));
 }
 
 int cask__ring_accept(int lfd, struct cask_addr *peer)
@@ -155,14 +155,14 @@ void cask__ring_forget(int fd)
 /* ---- streams: a multishot receive with provided buffers ---- */
 
 #define RX_WAKE_NONE INT32_MIN
-#define RX_ROOM 16384 /* the size of the ring's provided buffers (poll/uring.c) */
+#define RX_ROOM 16384      /* the size of the ring's provided buffers (poll/uring.c) */
 #define RX_AGAIN (-EAGAIN) /* the receive ended (buffers ran out, high-water mark): arm again */
 
 struct cask__rx {
     struct cask__mrecv m;
-    struct cask_stream *s;   /* NULL once the stream let go: the last report frees this */
-    struct cask__waiter *w;  /* the reading task, parked */
-    char *dst;               /* its buffer, for the first arrival (direct reads) */
+    struct cask_stream *s;  /* NULL once the stream let go: the last report frees this */
+    struct cask__waiter *w; /* the reading task, parked */
+    char *dst;              /* its buffer, for the first arrival (direct reads) */
     size_t dstn;
 };
 
@@ -182,6 +182,7 @@ static void rx_on_data(struct cask__mrecv *m, int res, const char *data, bool mo
     }
     int wake = RX_WAKE_NONE;
     if (res > 0) {
+        cask__count_read(res);
         size_t k = 0, len = (size_t)res;
         if (rx->dst && s->end == s->start) { /* hand the bytes straight to the reader */
             k = len < rx->dstn ? len : rx->dstn;
@@ -259,16 +260,17 @@ ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
             if (rc)
                 return -ENOSYS;
         }
-        struct cask__waiter w;
-        cask__waiter_init(&w, "socket recv", (const void *)(intptr_t)s->fd);
-        w.on_cancel = rx_on_cancel;
-        w.data = rx;
-        w.task = self;
-        rx->w = &w;
-        rx->dst = dst;
+        /* the waiter in the task's home: a compact task's stack is not its own while parked */
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(w, "socket recv", (const void *)(intptr_t)s->fd);
+        w->on_cancel = rx_on_cancel;
+        w->data = rx;
+        w->task = self;
+        rx->w = w;
+        rx->dst = self->cx ? NULL : dst; /* (callers pass none from compact tasks) */
         rx->dstn = n;
         l->nwatch++;
-        int r = cask__park(&w);
+        int r = cask__park(w);
         l->nwatch--;
         if (s->closed)
             return -ENOTCONN;
