@@ -253,9 +253,7 @@ int main(int argc, char **argv)
         MUST(s.n > 0 ? cask_run(sleepers_main, &s) : -EINVAL);
         return 0;
     }
-    /* HOOK (issue 8, part 1): "cask_core sleepers_compact N" is the same workload with compact
-     * tasks, printing "RESULT sleepers_compact_N cask ..."; bench/scale.sh draws that series
-     * as soon as this program answers it. Compact tasks are not in this tree yet. */
+    /* compact sleepers: bench/cask_compact.c */
     if (want(argc, argv, "spawn"))
         MUST(cask_run(spawn_main, &n));
     if (want(argc, argv, "switch"))

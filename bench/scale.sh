@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # Scale curves: N tasks sleeping 2 s at once, for N = 10k, 100k, 1M, in cask (ordinary
-# tasks), Go (goroutines) and Node.js (async functions). For each: wall time and bytes per
+# tasks), cask_compact (compact tasks), Go (goroutines) and Node.js (async functions). For each: wall time and bytes per
 # task (peak RSS growth / N). Every run takes the machine-wide benchmark lock; each point is
 # the median of REPS runs. Results go to build/bench/scale.txt; bench/scale_svg.py draws
 # docs/scale.svg and prints the table for docs/benchmarks.md.
 #
-# Compact tasks (issue 8, part 1): when build/bench/cask_core can run them (it answers
-# "cask_core sleepers_compact 1" with a RESULT line), a "compact" series joins the others, and
-# its N list also takes the sizes in COMPACT_SIZES (10M: ordinary tasks at 4.4 KB each do not
-# fit in 24 GiB, compact ones should). Until then the series is skipped with a note.
+# The compact series (build/bench/cask_compact) also takes the sizes in COMPACT_SIZES (10M:
+# ordinary tasks at 4.4 KB each do not fit in 24 GiB, compact ones do).
 #
 # usage: bench/scale.sh [N ...]      (default 10000 100000 1000000)
 # environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go),
@@ -26,20 +24,14 @@ SIZES=("$@")
 
 note() { echo "scale: $*" >&2; }
 mkdir -p "$OUT"
-make -C "$ROOT" -s build/bench/cask_core >&2 || exit 1
-peers=(cask)
+make -C "$ROOT" -s build/bench/cask_core build/bench/cask_compact >&2 || exit 1
+peers=(cask cask_compact)
 if command -v "$GO" >/dev/null 2>&1 &&
     (cd "$PEERS/go" && GOCACHE=$OUT/gocache GOPATH=$OUT/gopath GOPROXY=off GOFLAGS='' \
         GO111MODULE=on "$GO" build -o "$OUT/peer-go" .) >&2; then
     peers+=(go)
 else
     note "skipping go: no $GO, or its build failed"
-fi
-# HOOK (issue 8, part 1): the compact series runs as soon as cask_core knows compact tasks
-if "$OUT/cask_core" sleepers_compact 1 2>/dev/null | grep -q '^RESULT '; then
-    peers+=(compact)
-else
-    note "skipping compact: this cask_core has no compact tasks yet (issue 8, part 1)"
 fi
 if command -v "$NODE" >/dev/null 2>&1; then
     peers+=(node)
@@ -57,11 +49,11 @@ read -r -a extra <<<"${COMPACT_SIZES:-10000000}"
 for n in "${SIZES[@]}" "${extra[@]}"; do
     for peer in "${peers[@]}"; do
         if [[ " ${SIZES[*]} " != *" $n "* ]]; then
-            [[ $peer == compact ]] || continue # the extra sizes are the compact series' only
+            [[ $peer == cask_compact ]] || continue # the extra sizes are the compact series' only
         fi
         case $peer in
         cask) cmd=("$OUT/cask_core" sleepers "$n") ;;
-        compact) cmd=("$OUT/cask_core" sleepers_compact "$n") ;;
+        cask_compact) cmd=("$OUT/cask_compact" sleepers "$n") ;;
         go) cmd=("$OUT/peer-go" sleepers "$n") ;;
         node) cmd=("$NODE" --max-old-space-size=16384 "$PEERS/node.js" sleepers "$n") ;;
         esac

@@ -14,9 +14,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLEEP_S = 2.0
-COLORS = {"cask": "#c0392b", "compact": "#e67e22", "go": "#2471a3", "node": "#229954"}
-NAMES = {"cask": "cask (ordinary tasks)", "compact": "cask (compact tasks)",
-         "go": "Go (goroutines)", "node": "Node.js (async)"}
+COLORS = {"cask": "#c0392b", "cask_compact": "#e67e22", "go": "#2471a3", "node": "#229954"}
+NAMES = {"cask": "cask (ordinary tasks)", "cask_compact": "cask (compact tasks)", "go": "Go (goroutines)",
+         "node": "Node.js (async)"}
 
 
 def read(path):

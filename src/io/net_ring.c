@@ -260,16 +260,17 @@ ssize_t cask__rx_fill(struct cask_stream *s, void *dst, size_t n)
             if (rc)
                 return -ENOSYS;
         }
-        struct cask__waiter w;
-        cask__waiter_init(&w, "socket recv", (const void *)(intptr_t)s->fd);
-        w.on_cancel = rx_on_cancel;
-        w.data = rx;
-        w.task = self;
-        rx->w = &w;
-        rx->dst = dst;
+        /* the waiter in the task's home: a compact task's stack is not its own while parked */
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(w, "socket recv", (const void *)(intptr_t)s->fd);
+        w->on_cancel = rx_on_cancel;
+        w->data = rx;
+        w->task = self;
+        rx->w = w;
+        rx->dst = self->cx ? NULL : dst; /* (callers pass none from compact tasks) */
         rx->dstn = n;
         l->nwatch++;
-        int r = cask__park(&w);
+        int r = cask__park(w);
         l->nwatch--;
         if (s->closed)
             return -ENOTCONN;

@@ -257,7 +257,9 @@ static ssize_t fill(struct cask_stream *s, size_t want)
         return 0;
     if (s->rerr)
         return s->rerr;
-    if (s->is_sock && !s->no_rx && cask__net_ring()) { /* the multishot receive fills buf */
+    /* the multishot receive fills buf (once armed, also for a compact task: nothing else may
+     * read the socket then) */
+    if (cask__rx_armed(s) || (s->is_sock && !s->no_rx && cask__net_ring())) {
         ssize_t r = cask__rx_fill(s, NULL, 0);
         if (r != -ENOSYS)
             return r; /* appended (> 0), EOF (0, s->eof set), or an error (in s->rerr) */
@@ -307,12 +309,14 @@ ssize_t cask_stream_read(cask_stream *s, void *buf, size_t n)
     if (n == 0)
         goto out;
     size_t have = s->end - s->start;
-    if (!have && !s->eof && !s->rerr && n >= DIRECT_READ) {
+    bool rx = cask__rx_armed(s);
+    bool compact = cask__self()->cx; /* the multishot receive cannot copy into its stack */
+    if (!have && !s->eof && !s->rerr && n >= DIRECT_READ && !(rx && compact)) {
         /* nothing buffered and a large request: read straight into the caller's buffer */
         /* (on the ring: a single receive into buf, no copy; or, when the stream's multishot
          * receive is armed already, its first arrival, copied) */
         r = -ENOSYS;
-        if (cask__rx_armed(s))
+        if (rx)
             r = cask__rx_fill(s, buf, n);
         while (r == -ENOSYS) {
             for (;;) {
