@@ -171,8 +171,10 @@ int cask_group_open(cask_group *g)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
+    /* (g may hold anything before its first open: the box pointer is only compared) */
+    uintptr_t real = (g->state_ & G_BOXED) ? (uintptr_t)g->closer_ : (uintptr_t)g;
     for (const cask_scope *o = self->scope; o; o = o->parent_)
-        if (o == &greal(g)->scope_)
+        if ((uintptr_t)o == real + offsetof(cask_group, scope_))
             return -EINVAL; /* opened again before it was closed: its children live on */
     if (cask__on_own_stack(self, g)) {
         cask_group *box = cask__malloc(sizeof *box);
