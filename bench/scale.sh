@@ -10,7 +10,8 @@
 #
 # usage: bench/scale.sh [N ...]      (default 10000 100000 1000000)
 # environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go),
-#   COMPACT_SIZES (extra sizes for the compact series only; default 10000000)
+#   COMPACT_SIZES (extra sizes for the compact series only; default 10000000),
+#   SCALE_PEERS (run only these series, e.g. "cask_compact"; results are appended then)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,12 +40,18 @@ else
     note "skipping node: no $NODE on PATH"
 fi
 
+if [[ -n ${SCALE_PEERS:-} ]]; then
+    keep=()
+    for p in "${peers[@]}"; do [[ " $SCALE_PEERS " == *" $p "* ]] && keep+=("$p"); done
+    peers=("${keep[@]}")
+fi
+
 lock() {
     if [[ -n ${CASK_BENCH_LOCK_HELD:-} ]]; then "$@"; else flock /tmp/cask-bench.lock "$@"; fi
 }
 
 res=$OUT/scale.txt
-: >"$res"
+[[ -n ${SCALE_PEERS:-} ]] || : >"$res"
 read -r -a extra <<<"${COMPACT_SIZES:-10000000}"
 for n in "${SIZES[@]}" "${extra[@]}"; do
     for peer in "${peers[@]}"; do
