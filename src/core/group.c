@@ -171,9 +171,13 @@ int cask_group_open(cask_group *g)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
+    /* opened again before it was closed: its children live on. g may be uninitialised (a
+     * fresh group), so its fields are compared as values, never followed. */
     for (const cask_scope *o = self->scope; o; o = o->parent_)
-        if (o == &greal(g)->scope_)
-            return -EINVAL; /* opened again before it was closed: its children live on */
+        if (o == &g->scope_ ||
+            ((g->state_ & G_BOXED) &&
+             (uintptr_t)o - offsetof(cask_group, scope_) == (uintptr_t)g->closer_))
+            return -EINVAL;
     if (cask__on_own_stack(self, g)) {
         cask_group *box = cask__malloc(sizeof *box);
         if (!box)
