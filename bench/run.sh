@@ -25,7 +25,7 @@ CC=${CC:-cc}
 NET=${CASK_BENCH_NET:-$ROOT/bench/net.sh}
 
 ALL_WORKLOADS="spawn switch ctxswitch sleepers_100k sleepers_1m timers group lock2 lock100 \
-queue1 queue1024 sem100 pingpong_256 pingpong_1k pingpong_4k compact_sleepers_1m"
+queue1 queue1024 sem100 pingpong_256 pingpong_1k pingpong_4k compact_sleepers_1m idle_conns"
 
 note() { echo "bench: $*" >&2; }
 

@@ -1216,8 +1216,8 @@ size_t cask_symbolize(const void *pc, char *buf, size_t n);
  * named for what it waited on ("sleep 0.200 s", "queue get 0x..., 2 waiting", "lock 0x...
  * held by task 3 'writer'"), "spawn", "wake" and "end" instants, flows from the spawning or
  * waking task to the task's next run, and a "loop" track (poll, callbacks, timers, fds).
- * Not recording costs the hot paths one predictable branch; recording costs a clock read and
- * a few stores per event (bench/cask_diag.c measures it). See docs/diagnostics.md.
+ * Not recording costs the hot paths one predictable branch; recording costs a cycle-counter
+ * read and a few stores per event (bench/cask_diag.c measures it). See docs/diagnostics.md.
  */
 /* Starts recording on this thread's loop, discarding an earlier recording. Returns 0, or
  * -EPERM (no loop on this thread), -EBUSY (already recording), -EINVAL (max_events above

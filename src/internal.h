@@ -417,8 +417,8 @@ struct cask__cx {
     uint8_t fresh;   /* has not run yet: its first frame is made when it gets the run stack */
     uint8_t prot;    /* debug mode: its own stack is protected (it is parked) */
     uint8_t pad[2];
-    _Alignas(16) unsigned char home[CASK__HOME_BYTES];
-    _Alignas(16) unsigned char img[]; /* cap bytes */
+    _Alignas(8) unsigned char home[CASK__HOME_BYTES]; /* (records need pointer alignment) */
+    unsigned char img[]; /* cap bytes */
 };
 /* The home of t: for a compact task in its side block, for an ordinary task the top
  * CASK__HOME_BYTES of its own stack (its first page, touched anyway; its frames start below). */

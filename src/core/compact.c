@@ -20,7 +20,7 @@
 void __asan_unpoison_memory_region(const volatile void *addr, size_t size);
 #endif
 
-#define IMG_ALIGN 32u
+#define IMG_ALIGN 16u
 #define IMG_GUESS_MAX 1024u /* a new task's inline buffer is sized like the last image, up to */
 
 static size_t round_img(size_t n) { return (n + IMG_ALIGN - 1) & ~(size_t)(IMG_ALIGN - 1); }
@@ -119,7 +119,7 @@ static void save(cask_loop *l, cask_task *t)
         }
         dst = c->big;
         if (n + 64 <= IMG_GUESS_MAX)
-            l->cx_guess = (uint32_t)round_img(n + 16);
+            l->cx_guess = (uint32_t)round_img(n);
     } else {
         if (c->big) { /* the peak is over: back to the inline buffer */
             cask__free(c->big);
@@ -128,7 +128,7 @@ static void save(cask_loop *l, cask_task *t)
             c->bigcap = 0;
         }
         if (n + 64 <= IMG_GUESS_MAX)
-            l->cx_guess = (uint32_t)round_img(n + 16);
+            l->cx_guess = (uint32_t)round_img(n);
     }
     memcpy(dst, sp, n);
     c->len = (uint32_t)n;

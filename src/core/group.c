@@ -171,13 +171,11 @@ int cask_group_open(cask_group *g)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    /* opened again before it was closed: its children live on. g may be uninitialised (a
-     * fresh group), so its fields are compared as values, never followed. */
+    /* (g may hold anything before its first open: the box pointer is only compared) */
+    uintptr_t real = (g->state_ & G_BOXED) ? (uintptr_t)g->closer_ : (uintptr_t)g;
     for (const cask_scope *o = self->scope; o; o = o->parent_)
-        if (o == &g->scope_ ||
-            ((g->state_ & G_BOXED) &&
-             (uintptr_t)o - offsetof(cask_group, scope_) == (uintptr_t)g->closer_))
-            return -EINVAL;
+        if ((uintptr_t)o == real + offsetof(cask_group, scope_))
+            return -EINVAL; /* opened again before it was closed: its children live on */
     if (cask__on_own_stack(self, g)) {
         cask_group *box = cask__malloc(sizeof *box);
         if (!box)
