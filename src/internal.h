@@ -610,6 +610,14 @@ enum {
     CASK__SCOPE_CLOSED = 64,
     CASK__SCOPE_PAST = 128, /* the deadline as given is when_ (the timer holds its clamp) */
     CASK__SCOPE_BOXED = 256, /* a compact task's scope: the real one is the heap box parent_ */
+    CASK__SCOPE_INBOX = 512, /* the heap box of a boxed scope (struct cask__scope_box) */
+};
+/* The heap box of a compact task's scope, with the struct on the stack it stands for: an open
+ * of that struct finds it here without reading the struct (uninitialised before its first
+ * open). */
+struct cask__scope_box {
+    cask_scope s;
+    const cask_scope *handle;
 };
 /* The scope s stands for (its heap box when s is a compact task's boxed scope). */
 static inline cask_scope *cask__scope_real(cask_scope *s)

@@ -366,6 +366,51 @@ static int scopes_main(void *arg)
 
 TEST(compact_scopes_groups_cancel) { CHECK_EQ(cask_run(scopes_main, NULL), 0); }
 
+/* A scope or group struct holds anything before its first open; here, the bytes of another
+ * one that is open (boxed, on a compact task). Opening it must work, and opening the open one
+ * again must still be refused. */
+static int garbage_nap(void *arg)
+{
+    (void)arg;
+    return cask_sleep(0.001);
+}
+
+static int garbage_body(void *arg)
+{
+    (void)arg;
+    cask_group a, b;
+    CHECK_EQ(cask_group_open(&a), 0);
+    memcpy(&b, &a, sizeof b);
+    CHECK_EQ(cask_group_open(&b), 0);
+    CHECK_EQ(cask_group_open(&a), -EINVAL);
+    CHECK_EQ(cask_group_open(&b), -EINVAL);
+    CHECK_EQ(cask_group_spawn(&b, NULL, garbage_nap, NULL), 0);
+    CHECK_EQ(cask_group_close(&b, 0), 0);
+    CHECK_EQ(cask_group_close(&a, 0), 0);
+    cask_scope s1, s2;
+    CHECK_EQ(cask_timeout_open(&s1, 10), 0);
+    memcpy(&s2, &s1, sizeof s2);
+    CHECK_EQ(cask_timeout_open(&s2, 0.001), 0);
+    CHECK_EQ(cask_timeout_open(&s1, 10), -EINVAL);
+    CHECK_EQ(cask_timeout_open(&s2, 10), -EINVAL);
+    CHECK_EQ(cask_sleep(1), -ECANCELED);
+    CHECK_EQ(cask_scope_close(&s2, -ECANCELED), -ETIMEDOUT);
+    CHECK_EQ(cask_scope_close(&s1, 0), 0);
+    return 0;
+}
+
+static int garbage_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(join_release(spawn_c(garbage_body, NULL, "compact")), 0);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, garbage_body, NULL), 0); /* and an ordinary task */
+    CHECK_EQ(join_release(t), 0);
+    return 0;
+}
+
+TEST(compact_open_over_stale_bytes) { CHECK_EQ(cask_run(garbage_main, NULL), 0); }
+
 /* ---- mixed: compact and ordinary tasks in one loop, eager spawns both ways ---- */
 
 static int mixed_leaf(void *p)

@@ -14,6 +14,13 @@ enum {
     G_CANCELLED = 8, /* cask_group_cancel was called */
     G_FINISHED = 16, /* every child ended after close began: no new ones */
     G_BOXED = 32,    /* a compact task's group: the real one is the heap box closer_ */
+    G_INBOX = 64,    /* the heap box of a boxed group (struct group_box) */
+};
+
+/* The heap box of a compact task's group, with the struct on the stack it stands for. */
+struct group_box {
+    cask_group g;
+    const cask_group *handle;
 };
 
 /* A group on a compact task's stack is reached by its children and the loop while the owner
@@ -171,23 +178,32 @@ int cask_group_open(cask_group *g)
     cask_task *self = cask__self();
     if (!self)
         return -EPERM;
-    /* (g may hold anything before its first open: the box pointer is only compared) */
-    uintptr_t real = (g->state_ & G_BOXED) ? (uintptr_t)g->closer_ : (uintptr_t)g;
-    for (const cask_scope *o = self->scope; o; o = o->parent_)
-        if ((uintptr_t)o == real + offsetof(cask_group, scope_))
+    /* (g may hold anything before its first open: it is not read, only its address is
+     * compared with the open groups', and with the boxes' back pointers) */
+    for (const cask_scope *o = self->scope; o; o = o->parent_) {
+        if (o == &g->scope_)
             return -EINVAL; /* opened again before it was closed: its children live on */
+        if (o->flags_ & CASK__SCOPE_GROUP) {
+            const cask_group *og =
+                (const cask_group *)((const char *)o - offsetof(cask_group, scope_));
+            if ((og->state_ & G_INBOX) && ((const struct group_box *)og)->handle == g)
+                return -EINVAL;
+        }
+    }
     if (cask__on_own_stack(self, g)) {
-        cask_group *box = cask__malloc(sizeof *box);
+        struct group_box *box = cask__malloc(sizeof *box);
         if (!box)
             return -ENOMEM;
-        int rc = cask_group_open(box);
+        int rc = cask_group_open(&box->g);
         if (rc) {
             cask__free(box);
             return rc;
         }
+        box->g.state_ |= G_INBOX;
+        box->handle = g;
         memset(g, 0, sizeof *g);
         g->state_ = G_BOXED;
-        g->closer_ = box;
+        g->closer_ = &box->g;
         g->owner_ = self;
         return 0;
     }
@@ -325,6 +341,7 @@ int cask_group_close(cask_group *g, int status)
         int rc = group_close(box, status);
         if (box->state_ & G_FINISHED) { /* closed: the outcome goes back in place */
             *g = *box;
+            g->state_ &= ~(uint32_t)G_INBOX;
             cask__free(box);
         }
         return rc;

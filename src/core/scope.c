@@ -31,20 +31,23 @@ static void scope_fire(struct cask__timer *t) { cask__scope_expire(scope_of(t));
  * box, and the struct on the stack points to it until it is closed. */
 static int open_boxed(cask_task *t, cask_scope *s, uint32_t kind, uint64_t when)
 {
+    /* (s may hold anything before its first open: only the boxes' back pointers are read) */
     for (const cask_scope *o = t->scope; o; o = o->parent_)
-        if ((s->flags_ & CASK__SCOPE_BOXED) && o == s->parent_)
+        if ((o->flags_ & CASK__SCOPE_INBOX) && ((const struct cask__scope_box *)o)->handle == s)
             return -EINVAL; /* opened again before it was closed */
-    cask_scope *box = cask__malloc(sizeof *box);
+    struct cask__scope_box *box = cask__malloc(sizeof *box);
     if (!box)
         return -ENOMEM;
-    int rc = cask__scope_open(box, kind, when);
+    int rc = cask__scope_open(&box->s, kind, when);
     if (rc) {
         cask__free(box);
         return rc;
     }
+    box->s.flags_ |= CASK__SCOPE_INBOX;
+    box->handle = s;
     memset(s, 0, sizeof *s);
     s->flags_ = CASK__SCOPE_BOXED;
-    s->parent_ = box;
+    s->parent_ = &box->s;
     s->task_ = t;
     return 0;
 }
@@ -134,6 +137,7 @@ int cask_scope_close(cask_scope *s, int status)
             return -EINVAL;
         int rc = scope_close(t, box, status);
         *s = *box; /* closed: what the deadline and expiry queries read, back in place */
+        s->flags_ &= ~(uint32_t)CASK__SCOPE_INBOX;
         cask__free(box);
         return rc;
     }
