@@ -93,7 +93,7 @@ unit: $(B)/tests/run
 test: $(B)/tests/run $(EXAMPLE_BIN)
 	python3 tools/gen_errors.py --check
 	CASK_RUNNER="$(RUNNER)" $(RUNNER) $(B)/tests/run
-	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)")
+	python3 tests/check_examples.py --bin $(B)/examples --expected examples/expected $(if $(RUNNER),--runner "$(RUNNER)") $(if $(SAN),--exit-slack 0.35)
 	$(if $(RUNNER),,bash tests/check_static_server.sh $(B))
 	$(if $(RUNNER),,bash tests/check_gdb.sh $(B))
 	$(if $(RUNNER),,python3 tests/check_chat_tree.py $(B))
