@@ -97,16 +97,6 @@ static int op_thread(void *arg)
 
 /* ---- running an op from a task ---- */
 
-static bool op_on_cancel(struct cask__waiter *w)
-{
-    struct cask__op *op = (struct cask__op *)w;
-    if (!op->cancelling) {
-        op->cancelling = 1;
-        cask__poll_cancel(w->task->loop->poll, op);
-    }
-    return false; /* the task waits for the completion: the kernel still owns the buffers */
-}
-
 static int64_t run_op_here(struct cask__op *op);
 
 /* A heap copy of the n bytes at p if they lie on the run stack (else p); NULL: no memory. */
@@ -208,7 +198,7 @@ static int64_t run_op_here(struct cask__op *op)
     if (cask__cancelled(self))
         return cask__cancel_now(self);
     cask__waiter_init(&op->w, op_name[op->kind], NULL);
-    op->w.on_cancel = op_on_cancel;
+    op->w.on_cancel = cask__op_on_cancel;
     op->w.task = self;
     op->cancelling = 0;
     op->on_ring = 0;

@@ -30,16 +30,6 @@ bool cask__net_ring(void)
     return l && l->poll->net_ring && !(l->current && l->current->cx);
 }
 
-static bool netop_on_cancel(struct cask__waiter *w)
-{
-    struct cask__op *op = (struct cask__op *)w;
-    if (!op->cancelling) {
-        op->cancelling = 1;
-        cask__poll_cancel(w->task->loop->poll, op);
-    }
-    return false; /* the task waits for the completion: the kernel still owns the buffer */
-}
-
 static const char *const what[] = {
     [CASK__OP_RECV] = "socket recv",
     [CASK__OP_SEND] = "socket send",
@@ -62,7 +52,7 @@ static int64_t run(struct netop *n)
         return cask__cancel_now(self);
     struct cask__op *op = &n->op;
     cask__waiter_init(&op->w, what[op->kind], (const void *)(intptr_t)op->fd);
-    op->w.on_cancel = netop_on_cancel;
+    op->w.on_cancel = cask__op_on_cancel;
     op->w.task = self;
     op->result = -ECANCELED;
     n->forgotten = false;

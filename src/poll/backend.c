@@ -59,3 +59,13 @@ int cask__poll_open(struct cask__poll **out, const char *want, const char *net)
         (*out)->net_ring = ring && (*out)->ops->net_capable && (*out)->ops->net_capable(*out);
     return rc;
 }
+
+bool cask__op_on_cancel(struct cask__waiter *w)
+{
+    struct cask__op *op = (struct cask__op *)w;
+    if (!op->cancelling) {
+        op->cancelling = 1;
+        cask__poll_cancel(w->task->loop->poll, op);
+    }
+    return false;
+}

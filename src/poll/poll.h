@@ -173,5 +173,9 @@ static inline void cask__poll_cancel(struct cask__poll *p, struct cask__op *op)
     if (p->ops->cancel)
         p->ops->cancel(p, op);
 }
+/* The on_cancel hook of a task parked on a submitted op (its waiter is op->w): asks the
+ * backend once to stop the op and keeps the task parked until the op completes, since the
+ * kernel still owns its buffers. */
+bool cask__op_on_cancel(struct cask__waiter *w);
 
 #endif
