@@ -65,7 +65,10 @@ fio_run() { # WORKLOAD DIR WHERE: fio's io_uring engine (and plain pread on tmpf
     randread1) args=(--rw=randread --bs=4k --iodepth=1) ;;
     randread64) args=(--rw=randread --bs=4k --iodepth=64) ;;
     seqread) args=(--rw=read --bs=1m --iodepth=1) ;;
-    append) args=(--rw=write --bs=4k --fdatasync=1 --filename="$d/append.fio" --size=64m) ;;
+    # a file that grows with each write, as the others' appends do (no preallocated file to
+    # overwrite: --size is only a cap it never reaches in the time given)
+    append) args=(--rw=write --bs=4k --fdatasync=1 --filename="$d/append.fio" --size=8g
+                  --fallocate=none) engines=(io_uring) ;;
     *) return ;;
     esac
     [[ $w != append ]] && args+=(--filename="$d/big" --invalidate=$([[ $where == disk ]] && echo 1 || echo 0))
