@@ -50,12 +50,13 @@ for i in range(10000):
     fi
 }
 
-dropcache() { # DIR: its files out of the page cache (disk only)
+dropcache() { # DIR WORKLOAD: the files it reads out of the page cache (disk only)
     python3 -c "
 import os, sys
-d = sys.argv[1]
-for p in [f'{d}/big'] + [f'{d}/small/{i}' for i in range(10000)]:
-    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)" "$1"
+d, w = sys.argv[1:3]
+paths = {'smallfiles': [f'{d}/small/{i}' for i in range(10000)], 'append': []}.get(w, [f'{d}/big'])
+for p in paths:
+    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)" "$1" "$2"
 }
 
 fio_run() { # WORKLOAD DIR WHERE: fio's io_uring engine (and plain pread on tmpfs)
@@ -128,7 +129,7 @@ for where in disk tmpfs; do
             for ((i = 0; i < ${#progs[@]}; i++)); do
                 p=${progs[(i + r - 1) % ${#progs[@]}]}
                 if [[ $p == fio ]]; then
-                    [[ $where == disk ]] && dropcache "$d"
+                    [[ $where == disk ]] && dropcache "$d" "$w"
                     command -v fio >/dev/null && fio_run "$w" "$d" "$where" >>"$raw"
                     continue
                 fi
@@ -138,7 +139,7 @@ for where in disk tmpfs; do
                     env=(CASK_BACKEND=epoll)
                 fi
                 [[ $p == */libuv_fs || $p == node* ]] && env+=(UV_THREADPOOL_SIZE=64)
-                [[ $where == disk ]] && dropcache "$d"
+                [[ $where == disk ]] && dropcache "$d" "$w"
                 # shellcheck disable=SC2086
                 out=$(env "${env[@]}" timeout 120 $p "$w" "$d" "$where" 2>&1) || note "$p $w $where failed: $out"
                 if [[ ${env[0]:-} == CASK_BACKEND=epoll ]]; then
