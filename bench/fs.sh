@@ -4,7 +4,8 @@
 # and fio as the physical limit. Each workload on the disk (a directory under build/, whose
 # pages are dropped from the cache before each run) and on tmpfs (/dev/shm). Every program runs
 # REPS times (3; 1 with --quick) and the median is printed as RESULT lines (stdout and
-# build/bench/fs_results.txt). Take the machine-wide lock: flock /tmp/cask-bench.lock bench/fs.sh
+# build/bench/fs_results.txt; every run's line in build/bench/fs_raw.txt). About 6 minutes.
+# Take the machine-wide lock: flock /tmp/cask-bench.lock bench/fs.sh
 #
 # usage: bench/fs.sh [--quick] [randread1 randread64 seqread smallfiles append ...]
 # environment: CASK_FS_SIZE_MB (1024; 256 with --quick), CASK_FS_SECONDS (1), CASK_BENCH_REPS
@@ -114,6 +115,7 @@ for (w, peer), runs in rows.items():
 
 PY=${CASK_BENCH_PYTHON:-/usr/bin/python3}
 : >"$OUT/fs_results.txt"
+: >"$OUT/fs_raw.txt"
 for where in disk tmpfs; do
     d=$DISK
     [[ $where == tmpfs ]] && d=$TMPFS
@@ -149,6 +151,7 @@ for where in disk tmpfs; do
             done
         done
         median <"$raw" | tee -a "$OUT/fs_results.txt"
+        cat "$raw" >>"$OUT/fs_raw.txt" # every run, in the order they ran
         rm -f "$raw"
     done
 done
