@@ -307,9 +307,9 @@ struct cask_loop {
     size_t cx_bytes; /* bytes held by compact tasks' homes and save buffers */
 };
 
-/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
- * process pools (pool/process.c) */
-enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 1 the listening sockets' multishot
+ * accepts (io/net_ring.c), 2 child processes (io/proc.c), 3 the process pools (pool/process.c) */
+enum { CASK__EXT_ACCEPT = 1, CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 
