@@ -1,7 +1,10 @@
 /* test_uring_net.c: the network on io_uring (cask_config.net = "ring"): selection and
  * statistics, echo round trips over many connections, cancelled reads that lose no byte,
  * cancelled writes that say what they wrote, cancelled accepts, peer resets, EOF, closing a
- * stream or an fd under a blocked call, and large transfers with checksums. Real sockets on
+ * stream or an fd under a blocked call, large transfers with checksums, and the multishot
+ * accept: bursts with peer addresses, cancelled accepts losing no connection, its bounded
+ * queue, queued connections closed with the listener and at the loop's end (no fd leaks), and
+ * running out of fds (the error reaches the task; a server backs off). Real sockets on
  * 127.0.0.1 (and socketpairs). Where the loop cannot run the ring (the epoll backend, a
  * kernel without io_uring) the same tests run on readiness and must pass the same way. */
 #define _GNU_SOURCE
@@ -1024,3 +1027,46 @@ TEST(net_ring_server_emfile_backs_off)
     low_nofile();
     CHECK_EQ(run_ring(emfile_server_main, NULL), 0);
 }
+
+/* Nobody accepts while 200 connect: the listener's queue stops at its bound (128, and the few
+ * the kernel accepted before it saw the stop), the rest wait in the backlog; then every one of
+ * the 200 is accepted once. */
+static int bounded_accept_main(void *arg)
+{
+    (void)arg;
+    int lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(lfd, &a), 0);
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, 0.01), 0);
+    CHECK_EQ(cask_accept(lfd, NULL), -ECANCELED); /* armed */
+    cask_scope_close(&sc, 0);
+    int base = count_sockets();
+    enum { N = 200 };
+    static int c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = cask_tcp_connect("127.0.0.1", cask_addr_port(&a));
+        CHECK(c[i] >= 0);
+    }
+    CHECK_EQ(cask_sleep(0.05), 0);
+    int queued = count_sockets() - base - N;
+    fprintf(stderr, "  %d connections queued\n", queued);
+    if (on_ring())
+        CHECK(queued >= 128 && queued <= 128 + 16);
+    else
+        CHECK_EQ(queued, 0);
+    CHECK_EQ(cask_move_on_open(&sc, 5.0), 0);
+    for (int i = 0; i < N; i++) {
+        int fd = cask_accept(lfd, NULL);
+        CHECK(fd >= 0);
+        CHECK_EQ(cask_close(fd), 0);
+    }
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    CHECK_EQ(count_sockets(), base + N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(cask_close(c[i]), 0);
+    CHECK_EQ(cask_close(lfd), 0);
+    return 0;
+}
+TEST(net_ring_accept_queue_bounded) { CHECK_EQ(run_ring(bounded_accept_main, NULL), 0); }
