@@ -12,6 +12,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -967,6 +969,10 @@ TEST(net_ring_accept_emfile)
 static int line_handler(cask_stream *s, void *arg)
 {
     (void)arg;
+    int nodelay = 0; /* set on the listener, inherited by each connection */
+    socklen_t len = sizeof nodelay;
+    CHECK_EQ(getsockopt(cask_stream_fd(s), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    CHECK(nodelay);
     char line[16];
     ssize_t n = cask_stream_readline(s, line, sizeof line);
     if (n > 0)
