@@ -50,12 +50,13 @@ for i in range(10000):
     fi
 }
 
-dropcache() { # DIR: its files out of the page cache (disk only)
+dropcache() { # DIR WORKLOAD: the files it reads out of the page cache (disk only)
     python3 -c "
 import os, sys
-d = sys.argv[1]
-for p in [f'{d}/big'] + [f'{d}/small/{i}' for i in range(10000)]:
-    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)" "$1"
+d, w = sys.argv[1:3]
+paths = {'smallfiles': [f'{d}/small/{i}' for i in range(10000)], 'append': []}.get(w, [f'{d}/big'])
+for p in paths:
+    fd = os.open(p, os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)" "$1" "$2"
 }
 
 fio_run() { # WORKLOAD DIR WHERE: fio's io_uring engine (and plain pread on tmpfs)
@@ -65,7 +66,10 @@ fio_run() { # WORKLOAD DIR WHERE: fio's io_uring engine (and plain pread on tmpf
     randread1) args=(--rw=randread --bs=4k --iodepth=1) ;;
     randread64) args=(--rw=randread --bs=4k --iodepth=64) ;;
     seqread) args=(--rw=read --bs=1m --iodepth=1) ;;
-    append) args=(--rw=write --bs=4k --fdatasync=1 --filename="$d/append.fio" --size=64m) ;;
+    # a file that grows with each write, as the others' appends do (no preallocated file to
+    # overwrite: --size is only a cap it never reaches in the time given)
+    append) args=(--rw=write --bs=4k --fdatasync=1 --filename="$d/append.fio" --size=8g
+                  --fallocate=none) engines=(io_uring) ;;
     *) return ;;
     esac
     [[ $w != append ]] && args+=(--filename="$d/big" --invalidate=$([[ $where == disk ]] && echo 1 || echo 0))
@@ -73,7 +77,9 @@ fio_run() { # WORKLOAD DIR WHERE: fio's io_uring engine (and plain pread on tmpf
         [[ $e == psync && $w == randread64 ]] && continue # pread has no queue depth
         local eng=$e
         [[ $w == append ]] && eng=sync
-        fio --name=f --ioengine=$eng "${args[@]}" --time_based --runtime="$CASK_FS_SECONDS" \
+        # --fadvise_hint=0: fio would otherwise tell the kernel POSIX_FADV_RANDOM for random
+        # reads (no readahead), a hint no other program here gives
+        fio --name=f --ioengine=$eng --fadvise_hint=0 "${args[@]}" --time_based --runtime="$CASK_FS_SECONDS" \
             --output-format=json 2>/dev/null | python3 -c "
 import json, sys
 j = json.load(sys.stdin)['jobs'][0]
@@ -114,17 +120,26 @@ for where in disk tmpfs; do
     prepare "$d"
     for w in "${workloads[@]}"; do
         raw=$(mktemp)
+        progs=("$OUT/cask_fs" "epoll:$OUT/cask_fs" "$PY $PEERS/aio_fs.py"
+               "$OUT/libuv_fs" "$OUT/go_fs" "node $PEERS/node_fs.js" fio)
         for ((r = 1; r <= REPS; r++)); do
-            progs=("$OUT/cask_fs" "epoll:$OUT/cask_fs" "$PY $PEERS/aio_fs.py"
-                   "$OUT/libuv_fs" "$OUT/go_fs" "node $PEERS/node_fs.js")
-            for p in "${progs[@]}"; do
+            # each round starts with a different program: on this virtual machine the first
+            # run after a pause may be slow for reasons outside it (the host maps memory the
+            # guest gave back), and no program should always be the one that pays for it
+            for ((i = 0; i < ${#progs[@]}; i++)); do
+                p=${progs[(i + r - 1) % ${#progs[@]}]}
+                if [[ $p == fio ]]; then
+                    [[ $where == disk ]] && dropcache "$d" "$w"
+                    command -v fio >/dev/null && fio_run "$w" "$d" "$where" >>"$raw"
+                    continue
+                fi
                 env=()
                 if [[ $p == epoll:* ]]; then
                     p=${p#epoll:}
                     env=(CASK_BACKEND=epoll)
                 fi
                 [[ $p == */libuv_fs || $p == node* ]] && env+=(UV_THREADPOOL_SIZE=64)
-                [[ $where == disk ]] && dropcache "$d"
+                [[ $where == disk ]] && dropcache "$d" "$w"
                 # shellcheck disable=SC2086
                 out=$(env "${env[@]}" timeout 120 $p "$w" "$d" "$where" 2>&1) || note "$p $w $where failed: $out"
                 if [[ ${env[0]:-} == CASK_BACKEND=epoll ]]; then
@@ -132,8 +147,6 @@ for where in disk tmpfs; do
                 fi
                 grep '^RESULT' <<<"$out" >>"$raw"
             done
-            [[ $where == disk ]] && dropcache "$d"
-            command -v fio >/dev/null && fio_run "$w" "$d" "$where" >>"$raw"
         done
         median <"$raw" | tee -a "$OUT/fs_results.txt"
         rm -f "$raw"

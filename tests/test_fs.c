@@ -437,6 +437,86 @@ TEST(fs_many_tasks_one_file)
     rmscratch();
 }
 
+/* Random reads of a file whose pages were dropped: after two misses in a row the fd skips the
+ * RWF_NOWAIT attempt (it would start the read itself, one device doorbell per read, from the
+ * loop's thread) and goes straight to the ring or a thread; once the file is cached a probe
+ * finds it so and the reads are cheap again. Checked by whether each read parked its task. */
+#define RR_BLOCKS 1024
+
+static bool rr_block_ok(const unsigned char *b, int blk)
+{
+    for (int i = 0; i < 4096; i++)
+        if (b[i] != (unsigned char)(blk * 7 + i / 64))
+            return false;
+    return true;
+}
+
+/* Reads block blk at the start of an iteration (a fresh cached-read budget): 1 if the read
+ * parked the task, 0 if it returned at once. */
+static int rr_read(int fd, int blk)
+{
+    unsigned char b[4096];
+    struct cask_loop_stats a, z;
+    CHECK_EQ(cask_yield(), 0);
+    CHECK_EQ(cask_loop_stats(&a), 0);
+    CHECK_EQ(cask_file_pread(fd, b, sizeof b, (int64_t)blk * 4096), 4096);
+    CHECK_EQ(cask_loop_stats(&z), 0);
+    CHECK(rr_block_ok(b, blk));
+    return a.switches != z.switches;
+}
+
+static int rr_main(void *arg)
+{
+    (void)arg;
+    int fd = cask_file_open(p("rr"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    unsigned char *all = malloc((size_t)RR_BLOCKS * 4096);
+    CHECK(all);
+    for (int blk = 0; blk < RR_BLOCKS; blk++)
+        for (int i = 0; i < 4096; i++)
+            all[(size_t)blk * 4096 + i] = (unsigned char)(blk * 7 + i / 64);
+    CHECK_EQ(cask_file_write(fd, all, (size_t)RR_BLOCKS * 4096), RR_BLOCKS * 4096);
+    CHECK_EQ(cask_file_fdatasync(fd), 0);
+    CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    int parked = 0;
+    for (int i = 0; i < 48; i++) /* cold, scattered: each one waits for the device */
+        parked += rr_read(fd, 5 + (i * 389) % (RR_BLOCKS - 5));
+    CHECK(parked >= 40);
+    /* the whole file into the cache (a plain read: this test may hold its loop) */
+    CHECK_EQ(pread(fd, all, (size_t)RR_BLOCKS * 4096, 0), RR_BLOCKS * 4096);
+    int early = 0, late = 0;
+    for (int i = 0; i < 64; i++) {
+        int blk = (i * 613 + 11) % RR_BLOCKS;
+        if (i < 32)
+            early += rr_read(fd, blk);
+        else
+            late += rr_read(fd, blk);
+    }
+    CHECK(early >= 1);  /* the fd skipped the cheap attempt: its reads went out and parked */
+    CHECK(early <= 16); /* a probe within 16 reads finds the pages cached */
+    CHECK_EQ(late, 0);  /* and from then on every read is the cheap one */
+    /* misses again, then the file cached behind the fd's back: a file opened under the same
+     * number starts on the cheap path */
+    CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    for (int i = 0; i < 8; i++)
+        (void)rr_read(fd, 7 + (i * 389) % (RR_BLOCKS - 7));
+    CHECK_EQ(pread(fd, all, (size_t)RR_BLOCKS * 4096, 0), RR_BLOCKS * 4096);
+    CHECK_EQ(cask_file_close(fd), 0);
+    int fd2 = cask_file_open(p("rr"), O_RDONLY, 0);
+    CHECK_EQ(fd2, fd);
+    CHECK_EQ(rr_read(fd2, 3), 0);
+    CHECK_EQ(cask_file_close(fd2), 0);
+    free(all);
+    return 0;
+}
+
+TEST(fs_random_reads_cold_then_cached)
+{
+    mkscratch();
+    CHECK(run_both(rr_main, NULL) >= 1);
+    rmscratch();
+}
+
 /* ---- cancellation ---- */
 
 /* A task cancelled before the call: each call returns -ECANCELED and did nothing. */
