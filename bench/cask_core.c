@@ -250,7 +250,10 @@ int main(int argc, char **argv)
         char name[48];
         snprintf(name, sizeof name, "sleepers_%ld", atol(argv[2]));
         struct sl s = {atol(argv[2]), name};
-        MUST(s.n > 0 ? cask_run(sleepers_main, &s) : -EINVAL);
+        /* CASK_BENCH_GUARD_KIB: another guard gap below each stack (to measure what it costs) */
+        const char *gap = getenv("CASK_BENCH_GUARD_KIB");
+        struct cask_config cfg = {.stack_guard_gap = gap ? (size_t)atol(gap) * 1024 : 0};
+        MUST(s.n > 0 ? cask_run_with(sleepers_main, &s, &cfg) : -EINVAL);
         return 0;
     }
     /* compact sleepers: bench/cask_compact.c */

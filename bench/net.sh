@@ -3,7 +3,9 @@
 # Go, Node.js, libuv) with one common load generator.
 #
 # usage: bench/net.sh [--quick] [WORKLOAD...]
-#   WORKLOAD: echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k http (default: all)
+#   WORKLOAD: echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k conn_c50_1k http (default:
+#             all). conn_c50_1k is the connect rate: 50 clients, each connecting, sending 1 KiB,
+#             reading its echo and closing, over and over (a request is a whole connection)
 #   --quick (or CASK_BENCH_QUICK=1): 2 s runs, one repetition, echo_c100_1k and http only
 #   CASK_BENCH_LOCK: machine-wide lock file, so runs never overlap (default /tmp/cask-bench.lock)
 #   CASK_BENCH_PORT: first TCP port to use (default 19500 + a per-process offset, below 32000)
@@ -36,7 +38,7 @@ NODE=/usr/bin/node
 CC=${CC:-cc}
 CFLAGS_BENCH=(-std=c11 -O2 -Wall -Wextra -Werror)
 
-ALL_WORKLOADS="echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k http"
+ALL_WORKLOADS="echo_c10_1k echo_c100_1k echo_c10_64k echo_c100_64k conn_c50_1k http"
 # cask: the library's defaults; cask-epoll: the epoll backend; cask-uring-ready: the io_uring
 # backend with sockets on readiness; cask-uring-ring: the io_uring backend with sockets' recv,
 # send and accept on the ring (CASK_NET=ring)
@@ -72,7 +74,8 @@ for arg in "$@"; do
     case $arg in
     --quick) quick=1 ;;
     -h | --help) usage; exit 0 ;;
-    echo_c10_1k | echo_c100_1k | echo_c10_64k | echo_c100_64k | http) selected="$selected $arg" ;;
+    echo_c10_1k | echo_c100_1k | echo_c10_64k | echo_c100_64k | conn_c50_1k | http)
+        selected="$selected $arg" ;;
     *) usage; die "unknown argument: $arg" ;;
     esac
 done
@@ -379,15 +382,16 @@ field() {
 
 # measure_echo WORKLOAD RUNTIME REP: one load generator run against the running server.
 measure_echo() {
-    local w=$1 rt=$2 rep=$3 conns size line rps p50 p99 req err cpu per
+    local w=$1 rt=$2 rep=$3 conns size line rps p50 p99 req err cpu per per_conn=0
     case $w in
     echo_c10_1k) conns=10 size=1024 ;;
     echo_c100_1k) conns=100 size=1024 ;;
     echo_c10_64k) conns=10 size=65536 ;;
     echo_c100_64k) conns=100 size=65536 ;;
+    conn_c50_1k) conns=50 size=1024 per_conn=1 ;;
     esac
     run_client "$BUILD/echo_load" -h 127.0.0.1 -p "$PORT" -c "$conns" -s "$size" \
-        -d "$DURATION" -w "$WARMUP" -P "$SERVER_PID"
+        -d "$DURATION" -w "$WARMUP" -P "$SERVER_PID" -k "$per_conn"
     line=$(grep '^LOADGEN ' "$TMP/client.out")
     if [ -z "$line" ]; then
         note "net.sh: $w $rt: load generator failed: $(tail -n 3 "$TMP/client.out")"

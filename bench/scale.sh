@@ -5,12 +5,14 @@
 # the median of REPS runs. Results go to build/bench/scale.txt; bench/scale_svg.py draws
 # docs/scale.svg and prints the table for docs/benchmarks.md.
 #
-# The compact series (build/bench/cask_compact) also takes the sizes in COMPACT_SIZES (10M:
-# ordinary tasks at 4.4 KB each do not fit in 24 GiB, compact ones do).
+# The sizes in COMPACT_SIZES (default 10M) run only for the series in BIG_SERIES (default
+# compact tasks, Go and Node.js): ordinary tasks at 4.4 KB each would need 44 GB at 10M, more
+# than this machine's 24 GiB; Go (~1.2 KB) and Node.js (~0.8 KB, with a 16 GiB heap limit) fit.
 #
 # usage: bench/scale.sh [N ...]      (default 10000 100000 1000000)
 # environment: CASK_BENCH_REPS (3), CASK_BENCH_NODE (node), GO (go),
-#   COMPACT_SIZES (extra sizes for the compact series only; default 10000000),
+#   COMPACT_SIZES (extra sizes, for the series in BIG_SERIES only; default 10000000),
+#   BIG_SERIES (default "cask_compact go node"),
 #   SCALE_PEERS (run only these series, e.g. "cask_compact"; results are appended then)
 set -u
 
@@ -53,10 +55,11 @@ lock() {
 res=$OUT/scale.txt
 [[ -n ${SCALE_PEERS:-} ]] || : >"$res"
 read -r -a extra <<<"${COMPACT_SIZES:-10000000}"
+big=" ${BIG_SERIES:-cask_compact go node} "
 for n in "${SIZES[@]}" "${extra[@]}"; do
     for peer in "${peers[@]}"; do
         if [[ " ${SIZES[*]} " != *" $n "* ]]; then
-            [[ $peer == cask_compact ]] || continue # the extra sizes are the compact series' only
+            [[ $big == *" $peer "* ]] || continue # the extra sizes are BIG_SERIES' only
         fi
         case $peer in
         cask) cmd=("$OUT/cask_core" sleepers "$n") ;;
@@ -66,7 +69,7 @@ for n in "${SIZES[@]}" "${extra[@]}"; do
         esac
         walls=() bytes=()
         for ((r = 1; r <= REPS; r++)); do
-            line=$(lock timeout 600 "${cmd[@]}" 2>/dev/null | grep '^RESULT ' | head -n 1)
+            line=$(lock timeout 900 "${cmd[@]}" 2>/dev/null | grep '^RESULT ' | head -n 1)
             [[ -z $line ]] && { note "$peer $n: run $r failed"; continue; }
             walls+=("$(sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p' <<<"$line")")
             bytes+=("$(sed -n 's/.* bytes_per_task=\([0-9.]*\).*/\1/p' <<<"$line")")

@@ -47,24 +47,35 @@ def nice_max(v):
     return 10 * e
 
 
-def panel(out, rows, key, title, unit, x0, y0, w, h, ns):
+def panel(out, rows, key, title, unit, x0, y0, w, h, ns, log=False):
     xs = sorted(ns)
     lo, hi = math.log10(xs[0]), math.log10(xs[-1])
     if hi == lo:
         hi = lo + 1
-    ymax = nice_max(max(r[key] for p in rows.values() for r in p.values()) * 1.05)
+    vals = [r[key] for p in rows.values() for r in p.values()]
+    ymax = nice_max(max(vals) * 1.05)
+    if log:  # powers of ten around the values (cost spans orders of magnitude)
+        ylo = 10 ** math.floor(math.log10(max(min(v for v in vals if v > 0), 1e-9)))
+        yhi = 10 ** math.ceil(math.log10(max(vals)))
+        if yhi <= ylo:
+            yhi = ylo * 10
 
     def px(n):
         return x0 + (math.log10(n) - lo) / (hi - lo) * w
 
     def py(v):
+        if log:
+            v = max(v, ylo)
+            return y0 + h - (math.log10(v) - math.log10(ylo)) / (math.log10(yhi) - math.log10(ylo)) * h
         return y0 + h - v / ymax * h
 
     out.append(f'<text x="{x0 + w / 2}" y="{y0 - 12}" text-anchor="middle" '
                f'font-weight="bold">{title}</text>')
     out.append(f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#888"/>')
-    for i in range(6):
-        v = ymax * i / 5
+    ticks = [ymax * i / 5 for i in range(6)]
+    if log:
+        ticks = [10 ** e for e in range(round(math.log10(ylo)), round(math.log10(yhi)) + 1)]
+    for v in ticks:
         y = py(v)
         out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + w}" y2="{y:.1f}" stroke="#eee"/>')
         out.append(f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end">{v:,.0f}</text>')
@@ -97,8 +108,8 @@ def main():
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>']
-    panel(out, rows, "ns", "Cost per task (wall time beyond the 2 s sleep / N)", "ns per task",
-          90, 50, 320, 280, ns)
+    panel(out, rows, "ns", "Cost per task (wall time beyond the 2 s sleep / N)",
+          "ns per task (log scale)", 90, 50, 320, 280, ns, log=True)
     panel(out, rows, "bytes", "Memory per task (peak RSS growth / N)", "bytes per task",
           540, 50, 320, 280, ns)
     lx = 60

@@ -103,28 +103,35 @@ int cask__stack_guard_mode(void);
 /* Installs the SIGSEGV handler on an alternate stack for this thread (idempotent). */
 void cask__stack_install_overflow_handler(void);
 
-/* ---- timers (core/timer.c): a 4-ary min-heap keyed by (when, seq) ---- */
+/* ---- timers (core/timer.c): a 4-ary min-heap keyed by (when, seq) ----
+ * The heap's entries carry their own keys and a slot number; the slot tables map a slot to
+ * its timer and to its position in the heap. Sifting reads and writes only these arrays: never
+ * the timers, which live on (or beside) sleeping tasks' stacks, one page each. */
 struct cask__timer {
     uint64_t when; /* ns on the loop clock */
     uint64_t seq;  /* ties fire in the order they were set */
     void (*fire)(struct cask__timer *t);
-    uint32_t index; /* position in the heap + 1; 0 when not armed */
+    uint32_t index; /* the timer's heap slot + 1; 0 when not armed */
     uint32_t spare;
 };
 struct cask__heap_entry {
     uint64_t when;
-    struct cask__timer *t;
+    uint64_t seq;
+    uint32_t slot;
 };
 struct cask__heap {
-    struct cask__heap_entry *v;
+    struct cask__heap_entry *v; /* one allocation with tm and pos, each cap long */
     uint32_t n, cap;
+    struct cask__timer **tm; /* slot -> timer */
+    uint32_t *pos;           /* slot -> position in v; a free slot's: the next free slot + 1 */
+    uint32_t slots, free_slot; /* slots ever used; the first free slot + 1, 0 if none */
 };
 int cask__heap_push(struct cask__heap *h, struct cask__timer *t);
 void cask__heap_remove(struct cask__heap *h, struct cask__timer *t);
 struct cask__timer *cask__heap_pop(struct cask__heap *h);
 static inline struct cask__timer *cask__heap_top(const struct cask__heap *h)
 {
-    return h->n ? h->v[0].t : NULL;
+    return h->n ? h->tm[h->v[0].slot] : NULL;
 }
 void cask__heap_free(struct cask__heap *h);
 _Static_assert(sizeof(struct cask__timer) <= sizeof(((cask_scope *)0)->timer_),
@@ -307,9 +314,9 @@ struct cask_loop {
     size_t cx_bytes; /* bytes held by compact tasks' homes and save buffers */
 };
 
-/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 2 child processes (io/proc.c), 3 the
- * process pools (pool/process.c) */
-enum { CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
+/* loop->ext[] slots: 0 the thread pool (pool/thread.c), 1 the listening sockets' multishot
+ * accepts (io/net_ring.c), 2 child processes (io/proc.c), 3 the process pools (pool/process.c) */
+enum { CASK__EXT_ACCEPT = 1, CASK__EXT_PROC = 2, CASK__EXT_PROCPOOL = 3 };
 
 extern __thread cask_loop *cask__loop;
 

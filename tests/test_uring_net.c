@@ -1,13 +1,20 @@
 /* test_uring_net.c: the network on io_uring (cask_config.net = "ring"): selection and
  * statistics, echo round trips over many connections, cancelled reads that lose no byte,
  * cancelled writes that say what they wrote, cancelled accepts, peer resets, EOF, closing a
- * stream or an fd under a blocked call, and large transfers with checksums. Real sockets on
+ * stream or an fd under a blocked call, large transfers with checksums, and the multishot
+ * accept: bursts with peer addresses, cancelled accepts losing no connection, its bounded
+ * queue, queued connections closed with the listener and at the loop's end (no fd leaks), and
+ * running out of fds (the error reaches the task; a server backs off). Real sockets on
  * 127.0.0.1 (and socketpairs). Where the loop cannot run the ring (the epoll backend, a
  * kernel without io_uring) the same tests run on readiness and must pass the same way. */
 #define _GNU_SOURCE
 #include "cask_test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -636,3 +643,436 @@ static int bounded_main(void *arg)
     return 0;
 }
 TEST(net_ring_stream_buffer_bounded) { CHECK_EQ(run_ring(bounded_main, NULL), 0); }
+
+/* ---- multishot accept: one armed per listener, connections queued for the next call ---- */
+
+/* The sockets this process holds (other fds come and go with the loop: its ring, ...). */
+static int count_sockets(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[300], t[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(p, t, sizeof t - 1);
+        n += k > 7 && !memcmp(t, "socket:", 7);
+    }
+    closedir(d);
+    return n;
+}
+
+static bool on_ring(void)
+{
+    struct cask_loop_stats st;
+    CHECK_EQ(cask_loop_stats(&st), 0);
+    return !strcmp(st.net, "ring");
+}
+
+#define BURST 300 /* more than a listener queues (128): the rest waits in the kernel's backlog */
+struct burst {
+    int lfd;
+    uint16_t port;
+    uint16_t client_port[BURST]; /* each client's local port, as the server must see it */
+    uint16_t peer_port[BURST];
+    int accepted;
+};
+
+static int burst_acceptor(void *arg)
+{
+    struct burst *b = arg;
+    while (b->accepted < BURST) {
+        struct cask_addr peer;
+        int fd = cask_accept(b->lfd, &peer);
+        CHECK(fd >= 0);
+        CHECK_EQ(peer.u.sa.sa_family, AF_INET);
+        CHECK_EQ(peer.len, sizeof(struct sockaddr_in));
+        char ip[64];
+        CHECK(cask_addr_format(&peer, ip, sizeof ip) > 0);
+        CHECK(!strncmp(ip, "127.0.0.1:", 10));
+        b->peer_port[b->accepted++] = cask_addr_port(&peer);
+        CHECK_EQ(cask_close(fd), 0);
+    }
+    return 0;
+}
+
+static int cmp_u16(const void *x, const void *y)
+{
+    return (int)*(const uint16_t *)x - (int)*(const uint16_t *)y;
+}
+
+/* Many connections at once (made without yielding, so they arrive in one burst): every one is
+ * accepted once, with its peer's address. */
+static int burst_main(void *arg)
+{
+    (void)arg;
+    check_ring_selected();
+    static struct burst b;
+    memset(&b, 0, sizeof b);
+    b.lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(b.lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(b.lfd, &a), 0);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, burst_acceptor, &b), 0);
+    CHECK_EQ(cask_sleep(0.01), 0); /* the acceptor waits: its multishot accept is armed */
+    static int c[BURST];
+    for (int i = 0; i < BURST; i++) {
+        c[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CHECK(c[i] >= 0);
+        CHECK(connect(c[i], &a.u.sa, a.len) == 0 || errno == EINPROGRESS);
+        struct cask_addr me;
+        CHECK_EQ(cask_sockname(c[i], &me), 0);
+        b.client_port[i] = cask_addr_port(&me);
+    }
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, 10.0), 0);
+    CHECK_EQ(cask_join(t), 0);
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    cask_release(t);
+    CHECK_EQ(b.accepted, BURST);
+    qsort(b.client_port, BURST, sizeof b.client_port[0], cmp_u16);
+    qsort(b.peer_port, BURST, sizeof b.peer_port[0], cmp_u16);
+    CHECK(!memcmp(b.client_port, b.peer_port, sizeof b.peer_port));
+    for (int i = 0; i < BURST; i++)
+        close(c[i]);
+    CHECK_EQ(cask_close(b.lfd), 0);
+    return 0;
+}
+TEST_T(net_ring_accept_burst_with_peers, 30) { CHECK_EQ(run_ring(burst_main, NULL), 0); }
+
+/* Connections arriving while nobody accepts are taken by the kernel into the listener's queue
+ * (on the ring: fds of this process); closing the listener closes them: no fd leaks, and the
+ * clients see their connection end. */
+static int queued_main(void *arg)
+{
+    (void)arg;
+    int base = count_sockets();
+    int lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(lfd, &a), 0);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, connect_later, (void *)(uintptr_t)cask_addr_port(&a)), 0);
+    int fd = cask_accept(lfd, NULL); /* arms the multishot accept */
+    CHECK(fd >= 0);
+    char ch;
+    CHECK_EQ(cask_recv(fd, &ch, 1, 0), 1);
+    CHECK_EQ(cask_close(fd), 0);
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    int with_listener = count_sockets();
+    enum { K = 20 };
+    int c[K];
+    for (int i = 0; i < K; i++) {
+        c[i] = cask_tcp_connect("127.0.0.1", cask_addr_port(&a));
+        CHECK(c[i] >= 0);
+    }
+    CHECK_EQ(cask_sleep(0.02), 0);
+    int queued = count_sockets() - with_listener - K;
+    if (on_ring()) /* the multishot accept took them all already */
+        CHECK_EQ(queued, K);
+    else /* readiness: they wait in the kernel's backlog */
+        CHECK_EQ(queued, 0);
+    CHECK_EQ(cask_close(lfd), 0);
+    CHECK_EQ(cask_sleep(0.02), 0);
+    CHECK_EQ(count_sockets(), base + K);
+    for (int i = 0; i < K; i++) { /* each client's connection was closed by the server side */
+        char buf[4];
+        ssize_t n = cask_recv(c[i], buf, sizeof buf, 0);
+        CHECK(n == 0 || n == -ECONNRESET);
+        CHECK_EQ(cask_close(c[i]), 0);
+    }
+    CHECK_EQ(count_sockets(), base);
+    return 0;
+}
+TEST(net_ring_accept_queue_closed_with_listener) { CHECK_EQ(run_ring(queued_main, NULL), 0); }
+
+/* The same at the loop's end: a listener still open with connections queued; after the loop
+ * the process holds only the listener and the clients (closed by the test). */
+static int queued_end_main(void *arg)
+{
+    int *fds = arg;
+    int lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(lfd, &a), 0);
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, 0.01), 0);
+    CHECK_EQ(cask_accept(lfd, NULL), -ECANCELED); /* armed, and stays armed */
+    cask_scope_close(&sc, 0);
+    fds[0] = lfd;
+    for (int i = 1; i <= 10; i++) {
+        fds[i] = cask_tcp_connect("127.0.0.1", cask_addr_port(&a));
+        CHECK(fds[i] >= 0);
+    }
+    CHECK_EQ(cask_sleep(0.02), 0);
+    return 0;
+}
+TEST(net_ring_accept_queue_closed_at_loop_end)
+{
+    int base = count_sockets();
+    int fds[11];
+    CHECK_EQ(run_ring(queued_end_main, fds), 0);
+    CHECK_EQ(count_sockets(), base + 11);
+    for (int i = 0; i < 11; i++)
+        close(fds[i]);
+    CHECK_EQ(count_sockets(), base);
+}
+
+/* An acceptor whose every accept has a deadline short enough to fire while connections are
+ * arriving: every connection made is accepted once. */
+#define CANCEL_N 200
+struct cancel_acc {
+    int lfd;
+    uint16_t port;
+    int made, accepted, cancelled;
+    bool done;
+};
+
+static ssize_t recv_exactly(int fd, void *buf, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        ssize_t r = cask_recv(fd, (char *)buf + have, n - have, 0);
+        if (r <= 0)
+            return r;
+        have += (size_t)r;
+    }
+    return (ssize_t)have;
+}
+
+static int cancel_connector(void *arg)
+{
+    struct cancel_acc *k = arg;
+    for (int i = 0; i < CANCEL_N; i++) {
+        int fd = cask_tcp_connect("127.0.0.1", k->port);
+        CHECK(fd >= 0);
+        k->made++;
+        CHECK_EQ(cask_send_all(fd, &i, sizeof i), (ssize_t)sizeof i);
+        CHECK_EQ(cask_close(fd), 0);
+        if (i % 3 == 0)
+            CHECK_EQ(cask_sleep(0.0002), 0);
+    }
+    return 0;
+}
+
+static int cancel_accept_main(void *arg)
+{
+    (void)arg;
+    check_ring_selected();
+    static struct cancel_acc k;
+    memset(&k, 0, sizeof k);
+    k.lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(k.lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(k.lfd, &a), 0);
+    k.port = cask_addr_port(&a);
+    cask_task *t;
+    CHECK_EQ(cask_spawn(&t, cancel_connector, &k), 0);
+    static bool seen[CANCEL_N];
+    memset(seen, 0, sizeof seen);
+    double until = cask_time() + 10;
+    while (k.accepted < CANCEL_N && cask_time() < until) {
+        cask_scope sc;
+        CHECK_EQ(cask_move_on_open(&sc, 0.00003), 0);
+        int fd = cask_accept(k.lfd, NULL);
+        cask_scope_close(&sc, 0);
+        if (fd == -ECANCELED) {
+            k.cancelled++;
+            continue;
+        }
+        CHECK(fd >= 0);
+        k.accepted++;
+        int i;
+        CHECK_EQ(recv_exactly(fd, &i, sizeof i), (ssize_t)sizeof i);
+        CHECK(i >= 0 && i < CANCEL_N && !seen[i]);
+        seen[i] = true;
+        CHECK_EQ(cask_close(fd), 0);
+    }
+    CHECK_EQ(cask_join(t), 0);
+    cask_release(t);
+    CHECK_EQ(k.made, CANCEL_N);
+    CHECK_EQ(k.accepted, CANCEL_N);
+    fprintf(stderr, "  %d of the accepts were cancelled\n", k.cancelled);
+    CHECK(k.cancelled > 0);
+    CHECK_EQ(cask_close(k.lfd), 0);
+    return 0;
+}
+TEST_T(net_ring_cancelled_accepts_lose_nothing, 30) { CHECK_EQ(run_ring(cancel_accept_main, NULL), 0); }
+
+/* ---- out of fds: the error reaches the accepting task, the connection stays for later ---- */
+
+static int eat_fds(int *dummy, int max)
+{
+    int nd = 0;
+    for (;;) {
+        int fd = dup(0);
+        if (fd < 0) {
+            CHECK(errno == EMFILE);
+            return nd;
+        }
+        CHECK(nd < max);
+        dummy[nd++] = fd;
+    }
+}
+
+static void low_nofile(void)
+{
+    struct rlimit rl;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = 256;
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static int emfile_accept_main(void *arg)
+{
+    (void)arg;
+    int lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(lfd, &a), 0);
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, 0.01), 0);
+    CHECK_EQ(cask_accept(lfd, NULL), -ECANCELED); /* the ring is up, the accept armed */
+    cask_scope_close(&sc, 0);
+    static int dummy[512];
+    int nd = eat_fds(dummy, 512);
+    close(dummy[--nd]); /* one fd for the client, none for the server's side */
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK(c >= 0);
+    CHECK(connect(c, &a.u.sa, a.len) == 0 || errno == EINPROGRESS);
+    CHECK_EQ(cask_move_on_open(&sc, 2.0), 0);
+    CHECK_EQ(cask_accept(lfd, NULL), -EMFILE);
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    for (int i = 0; i < nd; i++)
+        close(dummy[i]);
+    CHECK_EQ(cask_move_on_open(&sc, 2.0), 0);
+    struct cask_addr peer, me;
+    int fd = cask_accept(lfd, &peer); /* the connection waited in the backlog */
+    CHECK(fd >= 0);
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    CHECK_EQ(cask_sockname(c, &me), 0);
+    CHECK_EQ(cask_addr_port(&peer), cask_addr_port(&me));
+    CHECK_EQ(cask_close(fd), 0);
+    CHECK_EQ(cask_close(c), 0);
+    CHECK_EQ(cask_close(lfd), 0);
+    return 0;
+}
+TEST(net_ring_accept_emfile)
+{
+    low_nofile();
+    CHECK_EQ(run_ring(emfile_accept_main, NULL), 0);
+}
+
+static int line_handler(cask_stream *s, void *arg)
+{
+    (void)arg;
+    int nodelay = 0; /* set on the listener, inherited by each connection */
+    socklen_t len = sizeof nodelay;
+    CHECK_EQ(getsockopt(cask_stream_fd(s), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    CHECK(nodelay);
+    char line[16];
+    ssize_t n = cask_stream_readline(s, line, sizeof line);
+    if (n > 0)
+        CHECK_EQ(cask_stream_write(s, line, (size_t)n), n);
+    return 0;
+}
+
+/* A server out of fds with its multishot accept armed: it backs off (no spinning), keeps its
+ * listener, and serves the waiting connections once fds are free again. */
+static int emfile_server_main(void *arg)
+{
+    (void)arg;
+    cask_server *srv;
+    CHECK_EQ(cask_start_server(&srv, "127.0.0.1", 0, line_handler, NULL, NULL), 0);
+    cask_stream *s;
+    CHECK_EQ(cask_open_connection(&s, "127.0.0.1", cask_server_port(srv)), 0);
+    char line[16];
+    CHECK_EQ(cask_stream_write(s, "a\n", 2), 2);
+    CHECK_EQ(cask_stream_readline(s, line, sizeof line), 2);
+    cask_stream_free(s);
+    CHECK_EQ(cask_server_accepted(srv), 1);
+    struct cask_addr a;
+    CHECK_EQ(cask_addr_ip(&a, "127.0.0.1", cask_server_port(srv)), 0);
+    enum { NC = 3 };
+    static int dummy[512];
+    int nd = eat_fds(dummy, 512);
+    int c[NC];
+    for (int i = 0; i < NC; i++) {
+        close(dummy[--nd]);
+        c[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CHECK(c[i] >= 0);
+        CHECK(connect(c[i], &a.u.sa, a.len) == 0 || errno == EINPROGRESS);
+        CHECK_EQ(cask_send(c[i], "hi\n", 3, 0), 3);
+    }
+    struct cask_loop_stats st0, st1;
+    CHECK_EQ(cask_loop_stats(&st0), 0);
+    CHECK_EQ(cask_sleep(0.3), 0);
+    CHECK_EQ(cask_loop_stats(&st1), 0);
+    CHECK_EQ(cask_server_accepted(srv), 1);
+    CHECK(st1.iterations - st0.iterations < 60); /* backing off, not spinning */
+    for (int i = 0; i < nd; i++)
+        close(dummy[i]);
+    double t0 = cask_time();
+    for (int i = 0; i < NC; i++) {
+        char buf[8];
+        CHECK_EQ(cask_recv(c[i], buf, sizeof buf, 0), 3);
+        CHECK(!memcmp(buf, "hi\n", 3));
+    }
+    CHECK(cask_time() - t0 < 0.2);
+    CHECK_EQ(cask_server_accepted(srv), 1 + NC);
+    for (int i = 0; i < NC; i++)
+        cask_close(c[i]);
+    CHECK_EQ(cask_server_close(srv, 1), 0);
+    return 0;
+}
+TEST(net_ring_server_emfile_backs_off)
+{
+    low_nofile();
+    CHECK_EQ(run_ring(emfile_server_main, NULL), 0);
+}
+
+/* Nobody accepts while 200 connect: the listener's queue stops at its bound (128, and the few
+ * the kernel accepted before it saw the stop), the rest wait in the backlog; then every one of
+ * the 200 is accepted once. */
+static int bounded_accept_main(void *arg)
+{
+    (void)arg;
+    int lfd = cask_tcp_listen("127.0.0.1", 0, NULL);
+    CHECK(lfd >= 0);
+    struct cask_addr a;
+    CHECK_EQ(cask_sockname(lfd, &a), 0);
+    cask_scope sc;
+    CHECK_EQ(cask_move_on_open(&sc, 0.01), 0);
+    CHECK_EQ(cask_accept(lfd, NULL), -ECANCELED); /* armed */
+    cask_scope_close(&sc, 0);
+    int base = count_sockets();
+    enum { N = 200 };
+    static int c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = cask_tcp_connect("127.0.0.1", cask_addr_port(&a));
+        CHECK(c[i] >= 0);
+    }
+    CHECK_EQ(cask_sleep(0.05), 0);
+    int queued = count_sockets() - base - N;
+    fprintf(stderr, "  %d connections queued\n", queued);
+    if (on_ring())
+        CHECK(queued >= 128 && queued <= 128 + 16);
+    else
+        CHECK_EQ(queued, 0);
+    CHECK_EQ(cask_move_on_open(&sc, 5.0), 0);
+    for (int i = 0; i < N; i++) {
+        int fd = cask_accept(lfd, NULL);
+        CHECK(fd >= 0);
+        CHECK_EQ(cask_close(fd), 0);
+    }
+    CHECK_EQ(cask_scope_close(&sc, 0), 0);
+    CHECK_EQ(count_sockets(), base + N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(cask_close(c[i]), 0);
+    CHECK_EQ(cask_close(lfd), 0);
+    return 0;
+}
+TEST(net_ring_accept_queue_bounded) { CHECK_EQ(run_ring(bounded_accept_main, NULL), 0); }

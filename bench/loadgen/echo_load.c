@@ -4,6 +4,9 @@
  * message outstanding: it sends `size` bytes, reads back exactly `size` bytes (checking they equal
  * what was sent), records the round-trip latency in a log-linear histogram, and starts over.
  * Connection errors are counted and the connection is re-opened after a short pause.
+ * With -k N each connection carries N messages and is then closed and a new one opened (-k 1: a
+ * connection per request, the connect-rate workload); the latency of a connection's first
+ * message then counts from the start of its connect.
  *
  * Output (stdout, one line):
  *   LOADGEN rps=... p50_us=... p99_us=... requests=... errors=... [server_cpu_s=...]
@@ -48,6 +51,7 @@ struct conn {
     size_t received;    /* bytes of the current message read back so far */
     int64_t start_ns;   /* when the current message was started */
     int64_t retry_ns;   /* CONN_IDLE: when to reconnect */
+    long done;          /* messages completed on this connection */
 };
 
 struct options {
@@ -59,6 +63,7 @@ struct options {
     double warmup_s;
     long server_pid;
     bool verify;
+    long per_conn; /* messages per connection (0: the connection stays open) */
 };
 
 static uint64_t histogram[HIST_BUCKETS];
@@ -160,6 +165,8 @@ static void conn_fail(struct conn *c, int64_t now)
 static void conn_open(struct conn *c, int64_t now)
 {
     c->sent = c->received = 0;
+    c->done = 0;
+    c->start_ns = now;
     c->fd = socket(target->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         conn_fail(c, now);
@@ -227,6 +234,11 @@ static bool conn_read(struct conn *c)
             }
             c->sent = c->received = 0;
             c->start_ns = t;
+            if (opt.per_conn && ++c->done >= opt.per_conn) { /* a new connection for the next */
+                close(c->fd);
+                conn_open(c, t);
+                return true; /* (a failed open is counted and retried by conn_open) */
+            }
             return conn_write(c);
             /* No read until EAGAIN: the echo of the new message makes a new edge. */
         }
@@ -248,7 +260,8 @@ static void conn_event(struct conn *c, uint32_t events, int64_t now)
         if (!(events & EPOLLOUT))
             return;
         c->state = CONN_ACTIVE;
-        c->start_ns = now_ns();
+        if (!opt.per_conn)
+            c->start_ns = now_ns();
         if (!conn_write(c))
             conn_fail(c, now);
         return;
@@ -271,7 +284,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-h host] -p port [-c connections] [-s message_size] [-d duration_s]\n"
-            "          [-w warmup_s] [-P server_pid] [-n]\n"
+            "          [-w warmup_s] [-P server_pid] [-n] [-k messages]\n"
             "  -h host         server address (default 127.0.0.1)\n"
             "  -p port         server port (required)\n"
             "  -c connections  concurrent connections, one message outstanding each (default 10)\n"
@@ -279,7 +292,8 @@ static void usage(const char *prog)
             "  -d seconds      measured duration (default 10)\n"
             "  -w seconds      warmup before measuring, not counted (default 0)\n"
             "  -P pid          also report the CPU time that process used while measuring\n"
-            "  -n              do not check that echoed bytes equal the sent bytes\n",
+            "  -n              do not check that echoed bytes equal the sent bytes\n"
+            "  -k messages     close each connection after this many and open a new one\n",
             prog);
 }
 
@@ -311,7 +325,7 @@ int main(int argc, char **argv)
                            .duration_s = 10.0, .server_pid = -1, .verify = true};
     long v;
     int ch;
-    while ((ch = getopt(argc, argv, "h:p:c:s:d:w:P:n")) != -1) {
+    while ((ch = getopt(argc, argv, "h:p:c:s:d:w:P:nk:")) != -1) {
         switch (ch) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = optarg; break;
@@ -338,6 +352,10 @@ int main(int argc, char **argv)
                 goto bad_usage;
             break;
         case 'n': opt.verify = false; break;
+        case 'k':
+            if (!parse_long(optarg, 0, 1L << 30, &opt.per_conn))
+                goto bad_usage;
+            break;
         default: goto bad_usage;
         }
     }

@@ -100,38 +100,71 @@ static void report_if_unread(cask_task *t)
  * it first runs and gives it back as soon as it ends, so tasks spawned and finished in one go
  * share a handful of stacks, and an ended task whose handle is still held costs its struct
  * only. A slab is its own mapping (its header comes from the allocation hook), so a slab whose
- * structs are all free can be given back after a peak (cask__tasks_trim).
+ * structs are all free can be given back after a peak (cask__tasks_trim). Once a loop holds
+ * BIG_AFTER structs, new slabs are 2 MiB, aligned and advised as transparent huge pages: a
+ * million structs are then about 130 page faults instead of 70,000 (on a virtual machine a
+ * fault costs tens of microseconds; without huge pages the advice changes nothing).
  */
 #define TASK_SLAB 256
+#define BIG_SLAB_BYTES ((size_t)2 << 20)
+#define BIG_AFTER 8192
 struct task_slab {
     struct task_slab *next, *prev;
-    cask_task *t;     /* TASK_SLAB structs */
+    cask_task *t;     /* cap structs */
+    size_t cap;       /* TASK_SLAB, or a big slab's BIG_SLAB_BYTES / sizeof(cask_task) */
     size_t used;      /* structs handed out at least once (bump: untouched pages stay so) */
     size_t free_seen; /* trim: structs of this slab on the free list */
 };
 #define SLAB_BYTES ((TASK_SLAB * sizeof(cask_task) + 4095) & ~(size_t)4095)
 
+static size_t slab_bytes(const struct task_slab *s)
+{
+    return s->cap == TASK_SLAB ? SLAB_BYTES : BIG_SLAB_BYTES;
+}
+
+/* A fresh 2 MiB mapping at a 2 MiB boundary (mapped larger, the ends cut off), advised as a
+ * transparent huge page (one page fault for it all), or NULL. */
+static void *huge_map(void)
+{
+    size_t len = 2 * BIG_SLAB_BYTES;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *a = (char *)(((uintptr_t)m + BIG_SLAB_BYTES - 1) & ~(uintptr_t)(BIG_SLAB_BYTES - 1));
+    if (a > m)
+        munmap(m, (size_t)(a - m));
+    if (a + BIG_SLAB_BYTES < m + len)
+        munmap(a + BIG_SLAB_BYTES, (size_t)(m + len - (a + BIG_SLAB_BYTES)));
+#ifdef MADV_HUGEPAGE
+    madvise(a, BIG_SLAB_BYTES, MADV_HUGEPAGE); /* advice: without THP, ordinary pages */
+#endif
+    return a;
+}
+
 static cask_task *struct_alloc_slow(cask_loop *l)
 {
     struct task_slab *s = l->task_slabs; /* the newest slab hands out its unused structs */
-    if (!s || s->used == TASK_SLAB) {
+    if (!s || s->used == s->cap) {
         s = cask__malloc(sizeof *s);
         if (!s)
             return NULL;
-        void *m = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
-        if (m == MAP_FAILED) {
+        bool big = l->task_slots >= BIG_AFTER;
+        void *m = big ? huge_map()
+                      : mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                             -1, 0);
+        if (m == NULL || m == MAP_FAILED) {
             cask__free(s);
             return NULL;
         }
         s->t = m;
+        s->cap = big ? BIG_SLAB_BYTES / sizeof(cask_task) : TASK_SLAB;
         s->used = 0;
         s->prev = NULL;
         s->next = l->task_slabs;
         if (s->next)
             s->next->prev = s;
         l->task_slabs = s;
-        l->task_slots += TASK_SLAB;
+        l->task_slots += s->cap;
     }
     cask_task *t = &s->t[s->used++];
     t->slab = s;
@@ -157,7 +190,7 @@ static void struct_free(cask_loop *l, cask_task *t)
 
 static void slab_free(struct task_slab *s)
 {
-    munmap(s->t, SLAB_BYTES);
+    munmap(s->t, slab_bytes(s));
     cask__free(s);
 }
 
@@ -172,16 +205,16 @@ size_t cask__tasks_trim(cask_loop *l, size_t keep)
     if (!cask__tasks_trimmable(l, keep))
         return 0;
     size_t nfree = l->task_slots - l->tasks_live;
-    size_t can = (nfree - keep) / TASK_SLAB, doomed = 0;
+    size_t can = nfree - keep, doomed = 0; /* structs that may go */
     struct task_slab *s;
     for (s = l->task_slabs; s; s = s->next)
         s->free_seen = 0;
     for (cask_task *t = l->task_free; t; t = (cask_task *)t->run.next)
         ((struct task_slab *)t->slab)->free_seen++;
     for (s = l->task_slabs; s && doomed < can; s = s->next)
-        if (s->free_seen == s->used) { /* every struct it handed out is free */
+        if (s->free_seen == s->used && s->cap <= can - doomed) { /* all it handed out is free */
             s->free_seen = SIZE_MAX; /* give it back */
-            doomed++;
+            doomed += s->cap;
         }
     if (!doomed) {
         l->task_trim_seen = nfree; /* no slab wholly free: look again when the count moves */
@@ -203,13 +236,13 @@ size_t cask__tasks_trim(cask_loop *l, size_t keep)
                 l->task_slabs = s->next;
             if (s->next)
                 s->next->prev = s->prev;
-            l->task_slots -= TASK_SLAB;
+            l->task_slots -= s->cap;
             slab_free(s);
         }
         s = next;
     }
     l->task_trim_seen = 0;
-    return doomed * TASK_SLAB;
+    return doomed;
 }
 
 void cask__reap_dead(cask_loop *l)

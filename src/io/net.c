@@ -281,11 +281,9 @@ int cask_accept(int lfd, struct cask_addr *peer)
     int rc = enter();
     if (rc)
         return rc;
-    if (cask__net_ring()) {
-        int fd = cask__ring_accept(lfd, peer);
-        if (fd != -ENOSYS)
-            return fd;
-    }
+    int rfd = cask__ring_accept(lfd, peer); /* io/net_ring.c: a multishot accept */
+    if (rfd != -ENOSYS)
+        return rfd;
     for (;;) {
         struct cask_addr tmp;
         struct cask_addr *a = peer ? peer : &tmp;

@@ -56,8 +56,15 @@ static inline int cask__io_wait(int fd, int events)
 bool cask__net_ring(void);
 ssize_t cask__ring_recv(int fd, void *buf, size_t len, int flags);
 ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags);
+/* cask__ring_accept keeps one multishot accept armed per listening socket (for every task,
+ * compact ones too): connections the kernel accepted while no task waited are queued (at most
+ * 128; then it stops and the kernel's backlog holds the rest) for the next call. It returns
+ * -ECANCELED having taken nothing (later connections stay queued), the accept error (-EMFILE,
+ * ...) to one waiting task, -EBADF when the listener was forgotten, or -ENOSYS: not on the ring
+ * (accept4 and readiness). Single accepts where the kernel has no multishot accept. */
 int cask__ring_accept(int lfd, struct cask_addr *peer);
-/* Cancels the ring operations in flight on fd (they complete with -EBADF). */
+/* Cancels the ring operations in flight on fd (they complete with -EBADF); for a listener,
+ * also ends its multishot accept and closes the connections it queued. */
 void cask__ring_forget(int fd);
 /* A stream socket's buffered reads on the ring (fill: readline, readuntil, readexactly, small
  * reads): a multishot receive with provided buffers, armed at the first one, appends every arrival to the stream's buffer, also while no task reads (up to a

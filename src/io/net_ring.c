@@ -14,6 +14,9 @@
 #include "net_internal.h"
 #include "../poll/poll.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 struct netop {
     struct cask__op op;
     struct netop *prev, *next; /* in this thread's list of operations in flight */
@@ -112,7 +115,8 @@ ssize_t cask__ring_send(int fd, const void *buf, size_t len, int flags)
     return cask__count_written((ssize_t)run(&n));
 }
 
-int cask__ring_accept(int lfd, struct cask_addr *peer)
+/* One accept on the ring (a kernel without multishot accept). */
+static int accept_single(int lfd, struct cask_addr *peer)
 {
     struct cask_addr tmp;
     struct cask_addr *a = peer ? peer : &tmp;
@@ -128,11 +132,229 @@ int cask__ring_accept(int lfd, struct cask_addr *peer)
     }
 }
 
+/* ---- accept: one multishot accept per listening socket ---- */
+
+#define ACC_QUEUE 128 /* accepted fds a listener holds for the next calls: then the kernel's backlog */
+#define ACC_RETRY 1   /* wake status: look at the queue again (arm again if it ended) */
+#define ACC_SINGLE 2  /* wake status: no multishot accept in this kernel */
+
+/* Whether the kernel has multishot accept (a property of the kernel, so process-wide): 0 not
+ * known yet, 1 seen working, -1 not there (Linux before 5.19). */
+static int maccept_state;
+
+struct lacc {
+    struct cask__mrecv m;    /* the multishot accept; m.fd is the listener */
+    struct lacc *next;       /* the loop's listeners (loop->ext[CASK__EXT_ACCEPT]) */
+    struct cask__wq waiters; /* tasks in cask_accept on it */
+    int *q;                  /* accepted fds nobody took yet: q[qhead...], qlen of them */
+    unsigned qhead, qlen, qcap;
+    bool forgotten;          /* the listener was forgotten: its last report frees this */
+};
+
+static void acc_wake_all(struct lacc *a, int status)
+{
+    struct cask__waiter *w;
+    while ((w = cask__wq_pop(&a->waiters)))
+        cask__signal(w, status);
+}
+
+static int acc_push(struct lacc *a, int fd)
+{
+    if (a->qlen == a->qcap) {
+        unsigned cap = a->qcap ? 2 * a->qcap : 16;
+        int *q = cask__malloc(cap * sizeof *q);
+        if (!q)
+            return -ENOMEM;
+        for (unsigned i = 0; i < a->qlen; i++)
+            q[i] = a->q[(a->qhead + i) % a->qcap];
+        cask__free(a->q);
+        a->q = q;
+        a->qcap = cap;
+        a->qhead = 0;
+    }
+    a->q[(a->qhead + a->qlen++) % a->qcap] = fd;
+    return 0;
+}
+
+static int acc_pop(struct lacc *a)
+{
+    int fd = a->q[a->qhead];
+    a->qhead = (a->qhead + 1) % a->qcap;
+    a->qlen--;
+    return fd;
+}
+
+/* Takes a out of the loop's list. */
+static void acc_unlink(cask_loop *l, struct lacc *a)
+{
+    for (struct lacc **pp = (struct lacc **)&l->ext[CASK__EXT_ACCEPT]; *pp; pp = &(*pp)->next)
+        if (*pp == a) {
+            *pp = a->next;
+            return;
+        }
+}
+
+/* Lets go of a (unlinked): closes the connections it holds, wakes its waiters with -EBADF;
+ * freed now, or by its last report when the kernel still holds its accept. */
+static void acc_drop(cask_loop *l, struct lacc *a)
+{
+    while (a->qlen)
+        close(acc_pop(a));
+    cask__free(a->q);
+    a->q = NULL;
+    a->qcap = 0;
+    a->forgotten = true;
+    acc_wake_all(a, -EBADF);
+    if (a->m.armed)
+        cask__poll_cancel_multi(l->poll, &a->m);
+    else
+        cask__free(a);
+}
+
+/* At loop close (every task has ended): the connections nobody took are closed. */
+static void acc_close_all(cask_loop *l, void *p)
+{
+    l->ext[CASK__EXT_ACCEPT] = NULL;
+    for (struct lacc *a = p, *next; a; a = next) {
+        next = a->next;
+        acc_drop(l, a);
+    }
+}
+
+static bool is_listening(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof on;
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+static void acc_on_data(struct cask__mrecv *m, int res, const char *data, bool more)
+{
+    (void)data;
+    struct lacc *a = (struct lacc *)m;
+    cask_loop *l = cask__loop;
+    if (a->forgotten) {
+        if (res >= 0)
+            close(res);
+        if (!more)
+            cask__free(a);
+        return;
+    }
+    if (res >= 0) {
+        __atomic_store_n(&maccept_state, 1, __ATOMIC_RELAXED);
+        if (acc_push(a, res) < 0) {
+            close(res); /* no memory for the queue: the peer sees the connection reset */
+        } else {
+            struct cask__waiter *w = cask__wq_pop(&a->waiters);
+            if (w)
+                cask__signal(w, ACC_RETRY);
+        }
+        if (!more) /* (the others arm it again) */
+            acc_wake_all(a, ACC_RETRY);
+        else if (a->qlen >= ACC_QUEUE) /* nobody takes them: the rest waits in the backlog */
+            cask__poll_cancel_multi(l->poll, m);
+        return;
+    }
+    if (more)
+        return;
+    if (res == -EINVAL && __atomic_load_n(&maccept_state, __ATOMIC_RELAXED) == 0 &&
+        is_listening(m->fd)) {
+        __atomic_store_n(&maccept_state, -1, __ATOMIC_RELAXED); /* an older kernel */
+        acc_wake_all(a, ACC_SINGLE);
+    } else if (res == -ECANCELED || res == -ECONNABORTED || res == -EINTR) {
+        acc_wake_all(a, ACC_RETRY);
+    } else { /* the error goes to the first waiter (as accept4's would); the others retry */
+        struct cask__waiter *w = cask__wq_pop(&a->waiters);
+        if (w)
+            cask__signal(w, res);
+        acc_wake_all(a, ACC_RETRY);
+    }
+    if (!a->qlen) { /* nothing left in it: the next call starts afresh */
+        acc_unlink(l, a);
+        cask__free(a->q);
+        cask__free(a);
+    }
+}
+
+static struct lacc *acc_find(cask_loop *l, int fd)
+{
+    for (struct lacc *a = l->ext[CASK__EXT_ACCEPT]; a; a = a->next)
+        if (a->m.fd == fd)
+            return a;
+    struct lacc *a = cask__calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->m.fd = fd;
+    a->m.on_data = acc_on_data;
+    a->next = l->ext[CASK__EXT_ACCEPT];
+    l->ext[CASK__EXT_ACCEPT] = a;
+    l->ext_close[CASK__EXT_ACCEPT] = acc_close_all;
+    return a;
+}
+
+int cask__ring_accept(int lfd, struct cask_addr *peer)
+{
+    cask_loop *l = cask__loop;
+    cask_task *self = l ? l->current : NULL;
+    if (!self || !l->poll->net_ring)
+        return -ENOSYS;
+    /* a compact task takes part too: the kernel writes nothing into its memory (the peer's
+     * address is asked for after), but a single accept would */
+    bool single_ok = !self->cx;
+    for (;;) {
+        if (__atomic_load_n(&maccept_state, __ATOMIC_RELAXED) < 0)
+            return single_ok ? accept_single(lfd, peer) : -ENOSYS;
+        if (cask__cancelled(self))
+            return cask__cancel_now(self);
+        struct lacc *a = acc_find(l, lfd);
+        if (!a)
+            return -ENOSYS; /* no memory: readiness (accept4) for this call */
+        if (a->qlen) {
+            int fd = acc_pop(a);
+            if (peer) {
+                peer->len = sizeof peer->u;
+                if (getpeername(fd, &peer->u.sa, &peer->len) < 0) {
+                    close(fd); /* reset before it was taken: the next one, as ECONNABORTED */
+                    continue;
+                }
+            }
+            return fd;
+        }
+        if (!a->m.armed) {
+            int rc = cask__poll_accept_multi(l->poll, &a->m);
+            if (rc) { /* no room in the ring now, or none at all: this call waits otherwise */
+                if (cask__wq_empty(&a->waiters)) {
+                    acc_unlink(l, a);
+                    cask__free(a->q);
+                    cask__free(a);
+                }
+                return single_ok && rc == -EAGAIN ? accept_single(lfd, peer) : -ENOSYS;
+            }
+        }
+        /* the waiter in the task's home: a compact task's stack is not its own while parked */
+        struct cask__waiter *w = CASK__REC(self, struct cask__waiter);
+        cask__waiter_init(w, "accept", (const void *)(intptr_t)lfd);
+        w->task = self;
+        cask__wq_push(&a->waiters, w);
+        l->nwatch++;
+        int r = cask__park(w);
+        l->nwatch--;
+        if (r != ACC_RETRY && r != ACC_SINGLE)
+            return r; /* -ECANCELED (what comes later stays queued), -EBADF, the error */
+    }
+}
+
 void cask__ring_forget(int fd)
 {
     cask_loop *l = cask__loop;
     if (!l)
         return;
+    for (struct lacc *a = l->ext[CASK__EXT_ACCEPT]; a; a = a->next)
+        if (a->m.fd == fd) {
+            acc_unlink(l, a);
+            acc_drop(l, a);
+            break;
+        }
     for (struct netop *n = inflight; n; n = n->next) {
         if (n->op.fd != fd || n->op.cancelling)
             continue;

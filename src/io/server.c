@@ -90,10 +90,6 @@ static int conn_start(cask_server *srv, int fd)
         return -ENOMEM;
     cask__stream_setup(&c->st, fd, true, &srv->opts.stream);
     c->st.embedded = true;
-    if (!srv->path) { /* asyncio and Go do the same: replies are not held back by Nagle */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
     c->srv = srv;
     struct cask_spawn_opts o = {
         .name = "conn", .stack_size = srv->opts.stack_size, .compact = srv->opts.compact};
@@ -211,6 +207,12 @@ static int server_new(cask_server **out, int fd, const char *path, cask_conn_fn 
         struct cask_addr a;
         if (cask_sockname(fd, &a) == 0)
             srv->port = cask_addr_port(&a);
+    }
+    if (!path) { /* asyncio and Go do the same: replies are not held back by Nagle. Set on
+                  * the listener, it is inherited by every accepted socket (Linux copies the
+                  * listener's TCP options): no system call per connection */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     srv->fn = fn;
     srv->arg = arg;

@@ -67,6 +67,7 @@ struct cask__mrecv {
     int fd;
     bool armed;      /* the backend holds it */
     bool cancelling; /* cancel_multi was asked */
+    bool accept;     /* armed by accept_multi: res is an accepted fd (data NULL) */
     struct cask__mrecv *prev, *next; /* the backend's list of armed ones */
 };
 
@@ -100,6 +101,12 @@ struct cask__poll_ops {
     int (*recv_multi)(struct cask__poll *p, struct cask__mrecv *m);
     /* Asks the kernel to end m; its last report follows. */
     void (*cancel_multi)(struct cask__poll *p, struct cask__mrecv *m);
+    /* Arms m as a multishot accept (IORING_ACCEPT_MULTISHOT) on the listening socket m->fd:
+     * each connection's fd (non-blocking, close-on-exec, now the owner's) is reported through
+     * on_data (res the fd, data NULL). An error ends it (-EMFILE, ...; -EINVAL also where the
+     * kernel has no multishot accept), as does cancel_multi (-ECANCELED). A backend closing
+     * closes the fds it accepted and did not report yet. -ENOSYS: none here (NULL: none). */
+    int (*accept_multi)(struct cask__poll *p, struct cask__mrecv *m);
 };
 
 /* Every backend's state starts with this. */
@@ -162,6 +169,10 @@ static inline int cask__poll_submit(struct cask__poll *p, struct cask__op *op)
 static inline int cask__poll_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
 {
     return p->ops->recv_multi ? p->ops->recv_multi(p, m) : -ENOSYS;
+}
+static inline int cask__poll_accept_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    return p->ops->accept_multi ? p->ops->accept_multi(p, m) : -ENOSYS;
 }
 static inline void cask__poll_cancel_multi(struct cask__poll *p, struct cask__mrecv *m)
 {

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RING_ENTRIES 256
 #define BR_ENTRIES 128   /* provided buffers for multishot receives (a power of two) */
@@ -204,9 +205,47 @@ static void mrecv_unlink(struct uring_backend *u, struct cask__mrecv *m)
 #define BR_RING_BYTES (BR_ENTRIES * sizeof(struct io_uring_buf))
 #define BR_MAP_BYTES (BR_RING_BYTES + (size_t)BR_ENTRIES * BR_SIZE)
 
+/* At close: ends the multishot accepts still armed, closing every fd they accepted that was
+ * not reported yet (the kernel may accept until it sees the cancel). Waits at most 1 s. */
+static void accepts_end(struct uring_backend *u)
+{
+    unsigned left = 0;
+    for (struct cask__mrecv *m = u->armed; m; m = m->next) {
+        struct io_uring_sqe *sqe = m->accept ? get_sqe(u) : NULL;
+        if (!sqe)
+            continue;
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m | TAG_MRECV, 0);
+        io_uring_sqe_set_data64(sqe, TAG_NONE);
+        left++;
+    }
+    struct __kernel_timespec ts = {1, 0};
+    struct io_uring_cqe *cqe;
+    while (left && io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL) >= 0) {
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&u->ring, head, cqe)
+        {
+            seen++;
+            uint64_t tag = io_uring_cqe_get_data64(cqe);
+            struct cask__mrecv *m = (struct cask__mrecv *)(uintptr_t)(tag & ~(uint64_t)3);
+            if ((tag & 3) != TAG_MRECV || !m->accept)
+                continue; /* (tasks have ended: nothing else waits) */
+            if (cqe->res >= 0)
+                close(cqe->res);
+            if (!(cqe->flags & IORING_CQE_F_MORE)) {
+                mrecv_unlink(u, m);
+                m->on_data(m, -ECANCELED, NULL, false);
+                left--;
+            }
+        }
+        io_uring_cq_advance(&u->ring, seen);
+    }
+}
+
 static void ur_close(struct cask__poll *p)
 {
     struct uring_backend *u = (struct uring_backend *)p;
+    if (u->have_ring)
+        accepts_end(u);
     while (u->armed) { /* their owners learn that they ended */
         struct cask__mrecv *m = u->armed;
         mrecv_unlink(u, m);
@@ -260,7 +299,7 @@ static int reap(struct uring_backend *u, cask__poll_ready_fn ready, cask_loop *l
             }
             if (!more)
                 mrecv_unlink(u, m);
-            if (res == -EINVAL && !more && u->multi == 1) {
+            if (res == -EINVAL && !more && !m->accept && u->multi == 1) {
                 u->multi = -1; /* a kernel before 6.0: no multishot receive */
                 res = -ENOSYS;
             }
@@ -442,6 +481,18 @@ static int br_setup(struct uring_backend *u)
     return 0;
 }
 
+static void mrecv_link(struct uring_backend *u, struct cask__mrecv *m, struct io_uring_sqe *sqe)
+{
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | TAG_MRECV);
+    m->armed = true;
+    m->cancelling = false;
+    m->prev = NULL;
+    m->next = u->armed;
+    if (u->armed)
+        u->armed->prev = m;
+    u->armed = m;
+}
+
 static int ur_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
 {
     struct uring_backend *u = (struct uring_backend *)p;
@@ -457,14 +508,25 @@ static int ur_recv_multi(struct cask__poll *p, struct cask__mrecv *m)
     io_uring_prep_recv_multishot(sqe, m->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BR_GROUP;
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | TAG_MRECV);
-    m->armed = true;
-    m->cancelling = false;
-    m->prev = NULL;
-    m->next = u->armed;
-    if (u->armed)
-        u->armed->prev = m;
-    u->armed = m;
+    m->accept = false;
+    mrecv_link(u, m, sqe);
+    return 0;
+}
+
+/* A multishot accept (Linux 5.19+; an older kernel completes it with -EINVAL). */
+static int ur_accept_multi(struct cask__poll *p, struct cask__mrecv *m)
+{
+    struct uring_backend *u = (struct uring_backend *)p;
+    if (!u->supported[CASK__OP_ACCEPT])
+        return -ENOSYS;
+    if (!u->have_ring && ring_setup(u) < 0)
+        return -ENOSYS;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return -EAGAIN;
+    io_uring_prep_multishot_accept(sqe, m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    m->accept = true;
+    mrecv_link(u, m, sqe);
     return 0;
 }
 
@@ -500,4 +562,5 @@ const struct cask__poll_ops cask__uring_ops = {
     .net_capable = ur_net_capable,
     .recv_multi = ur_recv_multi,
     .cancel_multi = ur_cancel_multi,
+    .accept_multi = ur_accept_multi,
 };
