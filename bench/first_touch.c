@@ -6,13 +6,17 @@
  *   cc -O2 -o build/bench/first_touch bench/first_touch.c
  *   build/bench/first_touch N STRIDE
  *
- * Four ways over N slots STRIDE bytes apart (a fresh mapping each): a plain write to each top
+ * Ways over N slots STRIDE bytes apart (a fresh mapping each): a plain write to each top
  * page (one page fault each); process_madvise(MADV_POPULATE_WRITE) over batches of 32 and of
- * 512 top pages, then the same writes (which should then find the pages present); and the
- * writes again on pages already touched. Prints one RESULT line per way, ns per page.
+ * 512 top pages, then the same writes (which should then find the pages present); the writes
+ * again on pages already touched; and the writes again after MADV_DONTNEED gave those pages
+ * back (memory this process touched and freed: is it cheaper the second time?). Then N
+ * contiguous 4 KiB pages in a mapping advised as transparent huge pages: the first write to
+ * each, and again after MADV_DONTNEED. Prints one RESULT line per way, ns per 4 KiB page.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +93,27 @@ int main(int argc, char **argv)
     char *m = fresh(n, stride);
     double plain = touch(m, n, stride);
     double again = touch(m, n, stride);
+    madvise(m, (size_t)(n * stride), MADV_DONTNEED);
+    double freed = touch(m, n, stride);
     munmap(m, (size_t)(n * stride));
     printf("RESULT first_touch plain ns_per_page=%.0f pages=%ld stride=%ld\n", plain * 1e9 / n,
            n, stride);
     printf("RESULT first_touch present ns_per_page=%.0f\n", again * 1e9 / n);
+    printf("RESULT first_touch after_dontneed ns_per_page=%.0f\n", freed * 1e9 / n);
+    /* contiguous pages, advised as huge pages (2 MiB aligned) */
+    size_t len = ((size_t)n * 4096 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    char *h = mmap(NULL, len + (2u << 20), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (h != MAP_FAILED) {
+        char *a = (char *)(((uintptr_t)h + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+        madvise(a, len, MADV_HUGEPAGE);
+        double first = touch(a, n, 4096);
+        madvise(a, len, MADV_DONTNEED);
+        double re = touch(a, n, 4096);
+        munmap(h, len + (2u << 20));
+        printf("RESULT first_touch thp ns_per_page=%.0f after_dontneed_ns_per_page=%.0f\n",
+               first * 1e9 / n, re * 1e9 / n);
+    }
     int batches[] = {32, 512};
     for (int b = 0; b < 2 && pidfd >= 0; b++) {
         m = fresh(n, stride);
