@@ -125,7 +125,11 @@ func benchCtxswitch(n int) {
 	result("ctxswitch", "ns_per_switch", perOp(time.Since(t0), 2*n))
 }
 
-// sleepers: n goroutines each sleeping 2 s at once.
+// sleepers: n goroutines each sleeping 2 s at once. A goroutine runs as soon as it is made,
+// and making 10M of them takes longer than 2 s, so without the gate the first would have ended
+// before the last began and the peak would hold only some of them; cask's tasks and Node.js's
+// async functions are all alive at once. Each goroutine waits at the gate (a closed channel
+// lets them all go) and then sleeps.
 func benchSleepers(n int) {
 	name := fmt.Sprintf("sleepers_%d", n)
 	if n >= 1000000 {
@@ -136,14 +140,17 @@ func benchSleepers(n int) {
 	runtime.GC()
 	base := statusKB("VmRSS")
 	var wg sync.WaitGroup
+	gate := make(chan struct{})
 	t0 := time.Now()
+	wg.Add(n)
 	for i := 0; i < n; i++ {
-		wg.Add(1)
 		go func() {
+			<-gate
 			time.Sleep(2 * time.Second)
 			wg.Done()
 		}()
 	}
+	close(gate)
 	wg.Wait()
 	wall := time.Since(t0)
 	hwm := statusKB("VmHWM")
