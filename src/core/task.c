@@ -135,9 +135,7 @@ static void *huge_map(void)
         munmap(m, (size_t)(a - m));
     if (a + BIG_SLAB_BYTES < m + len)
         munmap(a + BIG_SLAB_BYTES, (size_t)(m + len - (a + BIG_SLAB_BYTES)));
-#ifdef MADV_HUGEPAGE
     madvise(a, BIG_SLAB_BYTES, MADV_HUGEPAGE); /* advice: without THP, ordinary pages */
-#endif
     return a;
 }
 
