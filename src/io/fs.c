@@ -336,8 +336,8 @@ static ssize_t try_cached(cask_loop *l, int fd, const struct iovec *iov, int cnt
     }
     if (errno == ENOSYS)
         no_nowait = true;
-    if (first && !mem && errno == EAGAIN)
-        nw_outcome(fd, false);
+    if (first && !mem && (errno == EAGAIN || errno == EOPNOTSUPP))
+        nw_outcome(fd, false); /* (a file system, or qemu-user, refusing RWF_NOWAIT: a miss too) */
     return errno == EBADF || errno == EISDIR || errno == EFAULT ? -errno : -EAGAIN;
 }
 
