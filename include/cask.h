@@ -1323,7 +1323,8 @@ CASK_MUST_CHECK ssize_t cask_send(int fd, const void *buf, size_t n, int flags);
 CASK_MUST_CHECK ssize_t cask_send_all(int fd, const void *buf, size_t n);
 /* accept4(2): waits for a connection; returns the new fd (non-blocking, close-on-exec) and
  * stores the peer in *peer if not NULL. Also -EMFILE/-ENFILE (out of fds; the listener is
- * fine, retry later), -EINVAL (not listening). On the io_uring ring path (CASK_NET=ring) the
+ * fine, retry later), -EINVAL (not listening), -EBADF (lfd not open, or closed with cask_close
+ * while the call waited), -ECANCELED (no connection taken). On the io_uring ring path (CASK_NET=ring) the
  * listener keeps a multishot accept armed and connections may be queued for later calls:
  * close a listener with cask_close, which closes them too (docs/net.md, "The ring path"). */
 CASK_MUST_CHECK int cask_accept(int lfd, struct cask_addr *peer);
