@@ -158,7 +158,6 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     c->reading = true;
     c->matched = 0;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -176,6 +175,9 @@ int main(int argc, char **argv)
     uv_ip4_addr("127.0.0.1", atoi(argv[1]), &addr);
     uv_tcp_init(loop, &server);
     int r = uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0);
+    if (r == 0) /* on the listener: Linux copies it to every accepted socket (as cask's server
+                 * does), so no setsockopt per connection */
+        r = uv_tcp_nodelay(&server, 1);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&server, 1024, on_connection);
     if (r != 0) {
